@@ -1,0 +1,362 @@
+"""The provider-state registry and the handling of the verifier's state-change requests.
+
+A state is one decorated function: its first parameter is the store, the others are the
+state's parameters, and their annotations say how the verifier's values are read. JSON
+values (body state handler) must already have the annotated type; query-string values
+(`body=False`) are strings and are converted.
+
+The reset rule, which makes every interaction start from an empty store:
+
+* a setup that does not directly follow another setup empties the store first, so the
+  consecutive setups of a multi-state interaction add up, and the first one starts clean;
+* every teardown empties the store after the state's own teardown, so nothing is left for
+  the next interaction, framework or test;
+* a state change that fails empties the store too, so a failed interaction leaks nothing.
+
+This needs the verifier's teardown calls (`state_handler(..., teardown=True)`): without
+them, the setups of consecutive interactions look like one multi-state interaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import json
+import re
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from states.users import StateStore
+
+Action: TypeAlias = Literal["setup", "teardown"]
+ACTIONS: tuple[Action, ...] = ("setup", "teardown")
+# What a setup may hand back to the verifier: provider-state injected values (V3 and later).
+InjectedValues: TypeAlias = Mapping[str, object]
+StateFunction: TypeAlias = Callable[..., InjectedValues | None]
+
+# Parameter types a state may take, with how each is read from a query-string value.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,4000}")  # int() refuses more than 4300 digits
+_PARAM_TYPES: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "a boolean",
+}
+_INVALID = object()  # "this value cannot be read as that type"
+
+
+class StateChangeError(Exception):
+    """A state change that was refused: bad request, unknown state or bad parameters."""
+
+
+class StateFunctionFailed(StateChangeError):
+    """The state's own setup or teardown function raised."""
+
+
+def quote(value: object, limit: int = 80) -> str:
+    """Show a client-sent value in an error message: as JSON, ASCII-only, at most `limit` long."""
+    shown = json.dumps(value, default=repr)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    type: type
+    optional: bool  # None is allowed
+    required: bool  # no default
+
+
+@dataclass
+class State:
+    """One named state: a setup function and an optional teardown with the same parameters."""
+
+    name: str
+    setup: StateFunction
+    params: dict[str, _Param]
+    teardown_function: StateFunction | None = None
+
+    def teardown(self, function: StateFunction) -> StateFunction:
+        """Decorator: run `function` on teardown, with the same store and parameters as setup."""
+        if _read_params(function) != self.params:
+            raise TypeError(
+                f"teardown of state {self.name!r} must take the same parameters as its setup"
+            )
+        self.teardown_function = function
+        return function
+
+    def coerce(self, params: Mapping[str, object], *, from_query: bool) -> dict[str, object]:
+        """Check the verifier's params against the setup's signature and convert them."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            takes = ", ".join(self.params) or "no parameters"
+            raise StateChangeError(
+                f"state {quote(self.name)} does not take parameter {quote(unknown[0])}"
+                f" (it takes: {takes})"
+            )
+        missing = [p.name for p in self.params.values() if p.required and p.name not in params]
+        if missing:
+            raise StateChangeError(f"state {quote(self.name)} needs parameter {quote(missing[0])}")
+        return {
+            name: _coerce_value(self.name, self.params[name], value, from_query=from_query)
+            for name, value in params.items()
+        }
+
+
+def _coerce_value(state: str, param: _Param, value: object, *, from_query: bool) -> object:
+    expected = _PARAM_TYPES[param.type]
+    if value is None and param.optional:
+        return None
+    if from_query and isinstance(value, str):
+        converted = _from_string(param.type, value)
+    else:
+        converted = value if _is_exactly(param.type, value) else _INVALID
+    if converted is _INVALID:
+        raise StateChangeError(
+            f"state {quote(state)}: parameter {quote(param.name)} must be {expected},"
+            f" got {quote(value)}"
+        )
+    return converted
+
+
+def _is_exactly(expected: type, value: object) -> bool:
+    # JSON true is a Python bool, which is an int: never let it pass for a number.
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def _from_string(expected: type, text: str) -> object:
+    if expected is str:
+        return text
+    if expected is int:
+        return int(text) if _INTEGER.fullmatch(text) else _INVALID
+    if expected is bool:
+        return {"true": True, "false": False}.get(text.lower(), _INVALID)
+    try:
+        return float(text)
+    except ValueError:
+        return _INVALID
+
+
+def _read_params(function: StateFunction) -> dict[str, _Param]:
+    """The state's parameters: everything after the store, keyword-usable, of a known type."""
+    annotations = inspect.get_annotations(function)
+    parameters = list(inspect.signature(function).parameters.values())
+    if not parameters or parameters[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(f"{function.__qualname__} must take the store as its first parameter")
+    params: dict[str, _Param] = {}
+    for parameter in parameters[1:]:
+        if parameter.kind not in (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            raise TypeError(
+                f"{function.__qualname__}: parameter {parameter.name!r} must be a named parameter"
+            )
+        annotation = _evaluate(annotations.get(parameter.name, inspect.Parameter.empty), function)
+        base, optional = _unwrap_optional(annotation)
+        if base not in _PARAM_TYPES:
+            raise TypeError(
+                f"{function.__qualname__}: parameter {parameter.name!r} must be annotated"
+                f" with int, float, str or bool (or that | None), not {annotation!r}"
+            )
+        params[parameter.name] = _Param(
+            name=parameter.name,
+            type=base,
+            optional=optional,
+            required=parameter.default is inspect.Parameter.empty,
+        )
+    return params
+
+
+def _evaluate(annotation: object, function: StateFunction) -> object:
+    """Turn a string annotation (`from __future__ import annotations`) into the type it names.
+
+    Only the state's own parameters are evaluated, as `typing.get_type_hints` would: the store's
+    and the return annotation may name types imported for type checking only.
+    """
+    if not isinstance(annotation, str):
+        return annotation
+    return eval(annotation, dict(vars(builtins)), dict(function.__globals__))
+
+
+def _unwrap_optional(annotation: object) -> tuple[object, bool]:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1 and len(typing.get_args(annotation)) == 2:
+            return members[0], True
+    return annotation, False
+
+
+class StateRegistry:
+    """The provider-state vocabulary: state name -> `State`."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, State] = {}
+
+    def state(self, name: str) -> Callable[[StateFunction], State]:
+        """Decorator: register the decorated function as the setup of state `name`."""
+
+        def register(setup: StateFunction) -> State:
+            if name in self._states:
+                raise ValueError(f"provider state {name!r} is registered twice")
+            registered = State(name=name, setup=setup, params=_read_params(setup))
+            self._states[name] = registered
+            return registered
+
+        return register
+
+    def __getitem__(self, name: str) -> State:
+        try:
+            return self._states[name]
+        except KeyError:
+            known = ", ".join(quote(known) for known in sorted(self._states))
+            raise StateChangeError(
+                f"unknown provider state {quote(name)}; known states: {known}"
+            ) from None
+
+    def __iter__(self) -> typing.Iterator[str]:
+        return iter(sorted(self._states))
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One state-change request from the verifier."""
+
+    action: Action
+    state: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    # Query-string state handlers (`body=False`) send every value as a string.
+    values_are_strings: bool = False
+
+    @classmethod
+    def from_json(cls, body: bytes) -> StateChange:
+        """Read `{"action": ..., "state": ..., "params": {...}}` as a body handler sends it."""
+        try:
+            document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise StateChangeError("state change body is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise StateChangeError("state change body must be a JSON object")
+        action = _required(document, "action")
+        state = _required(document, "state")
+        params = document.get("params", {})
+        if not isinstance(params, dict):
+            raise StateChangeError('"params" must be a JSON object')
+        return cls(action=_action(action), state=_state_name(state), params=params)
+
+    @classmethod
+    def from_query(cls, pairs: Iterable[tuple[str, str]]) -> StateChange:
+        """Read `?action=setup&state=...&id=42` as a query-string state handler sends it."""
+        values: dict[str, str] = {}
+        for key, value in pairs:
+            if key in values:
+                raise StateChangeError(f"query parameter {quote(key)} is given more than once")
+            values[key] = value
+        action = _required(values, "action")
+        state = _required(values, "state")
+        params = {key: value for key, value in values.items() if key not in ("action", "state")}
+        return cls(
+            action=_action(action), state=_state_name(state), params=params, values_are_strings=True
+        )
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _required(document: Mapping[str, object], key: str) -> object:
+    if key not in document:
+        raise StateChangeError(f"state change is missing {quote(key)}")
+    return document[key]
+
+
+def _action(value: object) -> Action:
+    if value not in ACTIONS:
+        raise StateChangeError('"action" must be "setup" or "teardown"')
+    return value
+
+
+def _state_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise StateChangeError('"state" must be a string')
+    return value
+
+
+class StateHandler:
+    """Applies state changes to one store, following the reset rule in this module's docstring."""
+
+    def __init__(self, store: StateStore, registry: StateRegistry) -> None:
+        self.store = store
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._last_action: Action | None = None
+
+    def handle(self, *, body: bytes, query: Iterable[tuple[str, str]]) -> InjectedValues:
+        """Handle a state-change request: a JSON body if there is one, else the query string."""
+        with self._lock:
+            try:
+                if body.strip():
+                    change = StateChange.from_json(body)
+                else:
+                    change = StateChange.from_query(query)
+                return self._apply(change)
+            except StateChangeError:
+                self._start_over()
+                raise
+
+    def apply(self, change: StateChange) -> InjectedValues:
+        with self._lock:
+            try:
+                return self._apply(change)
+            except StateChangeError:
+                self._start_over()
+                raise
+
+    def _apply(self, change: StateChange) -> InjectedValues:
+        state = self.registry[change.state]
+        params = state.coerce(change.params, from_query=change.values_are_strings)
+        if change.action == "setup":
+            if self._last_action != "setup":
+                self.store.reset()
+            injected = _run(state, state.setup, self.store, params, "setting up")
+        else:
+            try:
+                injected = None
+                if state.teardown_function is not None:
+                    injected = _run(
+                        state, state.teardown_function, self.store, params, "tearing down"
+                    )
+            finally:
+                self.store.reset()
+        self._last_action = change.action
+        return dict(injected or {})
+
+    def _start_over(self) -> None:
+        self.store.reset()
+        self._last_action = None
+
+
+def _run(
+    state: State, function: StateFunction, store: StateStore, params: dict[str, Any], doing: str
+) -> InjectedValues | None:
+    try:
+        return function(store, **params)
+    except Exception as error:
+        # Only the exception's type and message: a stack trace never leaves the process.
+        message = f"{type(error).__name__}: {quote(str(error), 200)}"
+        raise StateFunctionFailed(f"{doing} state {quote(state.name)} failed: {message}") from error
