@@ -1,0 +1,133 @@
+"""The runner's ASGI backend: uvicorn on a socket bound by the runner, stopped without polling.
+
+uvicorn's main loop looks at `should_exit` every 0.1 s, and its shutdown sleeps a fixed 0.1 s
+and then polls open connections every 0.1 s. `ThreadedUvicorn` keeps uvicorn's startup and its
+once-a-second housekeeping, but wakes the main loop as soon as a stop is requested, and its
+shutdown waits for the requests in flight themselves (bounded) instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+if TYPE_CHECKING:
+    import socket
+    import threading
+    from collections.abc import Awaitable, Callable, MutableMapping
+
+    Scope = MutableMapping[str, Any]
+    Message = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[Message]]
+    Send = Callable[[Message], Awaitable[None]]
+
+# How long requests in flight may take to finish once a stop is requested.
+GRACE_PERIOD = 2.0
+
+
+class LifespanErrorKeeper:
+    """Passes everything to the app, keeping the exception its lifespan startup raised.
+
+    On a failed startup uvicorn logs the app's traceback and exits; this keeps the original
+    exception so the runner can report it.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+        self.error: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as error:
+            if scope["type"] == "lifespan":
+                self.error = error
+            raise
+
+
+class ThreadedUvicorn(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.serving: threading.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        if self.serving is not None:
+            self.serving.set()
+        counter = 0
+        # uvicorn's loop: on_tick refreshes the Date header every tenth tick and says when to
+        # exit; only the wait between ticks ends early here, when a stop is requested.
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.1)
+
+    def wake(self) -> None:
+        """Thread-safe: make the main loop look at `should_exit` now."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        # Idle connections close at once; busy ones close after their response.
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        in_flight = set(self.server_state.tasks)
+        if in_flight and not self.force_exit:
+            await asyncio.wait(in_flight, timeout=GRACE_PERIOD)
+        for task in self.server_state.tasks:
+            task.cancel()
+        await asyncio.sleep(0)  # let the closed connections finish closing
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
+class UvicornBackend:
+    def __init__(self, app: Callable[..., Awaitable[None]], listener: socket.socket) -> None:
+        self._listener = listener
+        self._app = LifespanErrorKeeper(app)
+        config = uvicorn.Config(
+            self._app,
+            interface="asgi3",
+            lifespan="auto",
+            # Fixed choices, so a test run does not depend on which extras are installed.
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            # The client's address is the socket's peer: the provider-state guard relies on it.
+            proxy_headers=False,
+            # Leave the process's logging alone and log no request; errors still reach
+            # the "uvicorn.error" logger.
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+        )
+        self._server = ThreadedUvicorn(config)
+
+    def run(self, serving: threading.Event) -> None:
+        self._server.serving = serving
+        # Off the main thread, uvicorn installs no signal handlers.
+        self._server.run(sockets=[self._listener])
+
+    def request_stop(self) -> None:
+        self._server.should_exit = True
+        self._server.wake()
+
+    def force_stop(self) -> None:
+        self._server.force_exit = True
+        self.request_stop()
+
+    def startup_error(self) -> BaseException | None:
+        return self._app.error
