@@ -71,10 +71,21 @@ class ThreadedUvicorn(uvicorn.Server):
 
     def wake(self) -> None:
         """Thread-safe: make the main loop look at `should_exit` now."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+        if self._wake is not None:
+            self._call_soon(self._wake.set)
+
+    def cancel_in_flight(self) -> None:
+        """Thread-safe: cancel the requests in flight (the end of a forced stop)."""
+        self._call_soon(self._cancel_tasks)
+
+    def _cancel_tasks(self) -> None:
+        for task in self.server_state.tasks:
+            task.cancel()
+
+    def _call_soon(self, callback: Callable[[], None]) -> None:
+        if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already closed
-                loop.call_soon_threadsafe(wake.set)
+                self._loop.call_soon_threadsafe(callback)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
@@ -86,9 +97,9 @@ class ThreadedUvicorn(uvicorn.Server):
             connection.shutdown()
         in_flight = set(self.server_state.tasks)
         if in_flight and not self.force_exit:
+            # Ends early when every request is done, or when a forced stop cancels them.
             await asyncio.wait(in_flight, timeout=GRACE_PERIOD)
-        for task in self.server_state.tasks:
-            task.cancel()
+        self._cancel_tasks()
         await asyncio.sleep(0)  # let the closed connections finish closing
         if not self.force_exit:
             await self.lifespan.shutdown()
@@ -128,6 +139,7 @@ class UvicornBackend:
     def force_stop(self) -> None:
         self._server.force_exit = True
         self.request_stop()
+        self._server.cancel_in_flight()
 
     def startup_error(self) -> BaseException | None:
         return self._app.error

@@ -93,7 +93,7 @@ def error(status: int, detail: str, headers: tuple[tuple[str, str], ...] = ()) -
 
 def http_error(status: int) -> ApiResponse:
     """The answer for an HTTP error a framework raised on its own (routing, size limit)."""
-    return error(status, _STATUS_DETAILS.get(status, _STATUS_DETAILS[500]))
+    return error(status, _STATUS_DETAILS.get(status, "Request failed"))
 
 
 def route_not_found() -> ApiResponse:

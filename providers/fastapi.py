@@ -115,7 +115,7 @@ async def change_provider_state(request: Request, endpoint: StateEndpoint) -> Re
 
 
 async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is over the limit (Flask does this with MAX_CONTENT_LENGTH)."""
+    """The body, or None when it is over the limit."""
     if api.declared_too_large(request.headers.get("content-length")):
         return None
     chunks: list[bytes] = []

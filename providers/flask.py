@@ -40,11 +40,8 @@ def create_app(
     )
     # No static route: both frameworks expose exactly the API's paths.
     app = Flask(__name__, static_folder=None)
-    app.config.from_mapping(
-        MAX_CONTENT_LENGTH=api.MAX_BODY_BYTES,
-        # OPTIONS is answered by the 405 handler below, the same way as on FastAPI.
-        PROVIDE_AUTOMATIC_OPTIONS=False,
-    )
+    # OPTIONS is answered by the 405 handler below, the same way as on FastAPI.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     # `/users//1` is not found, not redirected to `/users/1`.
     app.url_map.merge_slashes = False
     app.extensions[_STORE] = store
@@ -79,8 +76,9 @@ def delete_user(user_id: str) -> Response:
 
 @users_blueprint.post(api.USERS_PATH)
 def create_user() -> Response:
-    # Over MAX_CONTENT_LENGTH, get_data raises the 413 that _http_error answers.
-    body = request.get_data(cache=False)
+    body = _read_body()
+    if body is None:
+        return _respond(api.too_large())
     return _respond(api.create_user(_store(), content_type=request.content_type, body=body))
 
 
@@ -93,8 +91,26 @@ def change_provider_state() -> Response:
     )
     if refusal is not None:
         return _respond(refusal)
-    body = request.get_data(cache=False)
+    body = _read_body()
+    if body is None:
+        return _respond(api.too_large())
     return _respond(endpoint.change(body=body, query=request.args.items(multi=True)))
+
+
+def _read_body() -> bytes | None:
+    """The body, or None when it is over the limit.
+
+    Not MAX_CONTENT_LENGTH: for a chunked body, Werkzeug then returns the first
+    MAX_CONTENT_LENGTH bytes as if they were all (or a 413 for a body of exactly that size).
+    """
+    if api.declared_too_large(request.headers.get("Content-Length")):
+        return None
+    body = bytearray()
+    while chunk := request.stream.read(api.MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > api.MAX_BODY_BYTES:
+            return None
+    return bytes(body)
 
 
 def _exact_paths_only() -> Response | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
 # User ids are positive 64-bit integers, like a database's bigint key.
@@ -91,7 +92,7 @@ class InMemoryUserRepository:
     lock. Users are immutable, so handing them out needs no copy.
     """
 
-    def __init__(self, users: tuple[User, ...] = ()) -> None:
+    def __init__(self, users: Iterable[User] = ()) -> None:
         self._lock = threading.Lock()
         self._users: dict[int, User] = {user.id: user for user in users}
         self._next_id = 1

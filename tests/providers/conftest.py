@@ -1,0 +1,30 @@
+"""Fixtures: every test that takes `provider` runs once per framework, over real sockets."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from providers.testing import ProviderUnderTest, running_provider
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PYPROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def provider(framework: str) -> Iterator[ProviderUnderTest]:
+    """The provider with the state endpoint on, as a verification starts it."""
+    with running_provider(framework) as running:
+        yield running

@@ -1,0 +1,154 @@
+"""The runner: port 0, readiness, bounded shutdown, start failures, one process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import providers
+from providers.runner import ServerStartError, interface_of, serve
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable
+
+    from starlette.requests import Request
+
+
+def pid_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+
+
+async def pid_endpoint(request: Request) -> JSONResponse:
+    return JSONResponse({"pid": os.getpid(), "thread": threading.current_thread().name})
+
+
+pid_asgi_app = Starlette(routes=[Route("/", pid_endpoint)])
+
+
+def test_interfaces_are_told_apart_by_the_app_itself() -> None:
+    async def asgi(scope: object, receive: object, send: object) -> None: ...
+
+    assert interface_of(providers.create_app("flask")) == "wsgi"
+    assert interface_of(providers.create_app("fastapi")) == "asgi"
+    assert interface_of(pid_wsgi_app) == "wsgi"
+    assert interface_of(asgi) == "asgi"
+    assert interface_of(pid_asgi_app) == "asgi"
+
+
+@pytest.mark.parametrize("app", [pid_wsgi_app, pid_asgi_app], ids=["wsgi", "asgi"])
+def test_serves_on_a_port_the_os_picked_in_this_process(app: Callable[..., Any]) -> None:
+    with serve(app) as first, serve(app) as second:
+        assert first.host == "127.0.0.1"
+        assert first.port != 0
+        assert first.port != second.port
+        assert first.url == f"http://127.0.0.1:{first.port}"
+        # Answered at once: no sleep, no retry.
+        response = httpx.get(f"{first.url}/")
+    assert response.status_code == 200
+    assert str(os.getpid()) in response.text
+
+
+@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+def test_after_the_block_the_port_is_closed_and_the_thread_gone(framework: str) -> None:
+    before = set(threading.enumerate())
+    with serve(providers.create_app(framework)) as server, httpx.Client() as client:
+        # A kept-alive connection must not hold the shutdown up.
+        assert client.get(f"{server.url}/users/1").status_code == 404
+        server_threads = set(threading.enumerate()) - before
+        assert any(server.url in thread.name for thread in server_threads)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((server.host, server.port), timeout=1)
+    assert not any(thread.is_alive() for thread in server_threads if server.url in thread.name)
+
+
+def test_a_port_in_use_is_reported_with_the_oserror() -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(OSError, match="in use"), serve(pid_wsgi_app, port=port):
+            pass
+    finally:
+        taken.close()
+
+
+def test_a_failing_startup_is_reported_with_its_own_error_not_a_timeout() -> None:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        raise RuntimeError("database unreachable")
+        yield  # pragma: no cover
+
+    app = FastAPI(lifespan=lifespan)
+    with (
+        pytest.raises(ServerStartError, match="failed to start") as failed,
+        serve(app, startup_timeout=60),
+    ):
+        pytest.fail("the server must not have started")
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    assert str(failed.value.__cause__) == "database unreachable"
+    assert "database unreachable" in str(failed.value)
+
+
+def test_not_an_app_is_refused() -> None:
+    with pytest.raises(TypeError, match="not a WSGI or ASGI app"), serve("app"):  # type: ignore[arg-type]
+        pass
+
+
+def test_a_hanging_wsgi_request_does_not_hold_up_the_stop() -> None:
+    release = threading.Event()
+
+    def hanging(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/hang":
+            release.wait(30)
+        start_response("200 OK", [])
+        return [b""]
+
+    try:
+        with serve(hanging, shutdown_timeout=2) as server:
+            threading.Thread(target=lambda: httpx.get(server.url, timeout=30), daemon=True).start()
+            time.sleep(0.2)  # let the request arrive and hang
+    finally:
+        release.set()
+
+
+def test_a_hanging_asgi_request_is_cancelled_within_the_bound() -> None:
+    started = threading.Event()
+
+    async def hang(request: Request) -> JSONResponse:
+        started.set()
+        await asyncio.sleep(30)
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/hang", hang)])
+    with serve(app, shutdown_timeout=1) as server:
+        threading.Thread(
+            target=lambda: httpx.get(f"{server.url}/hang", timeout=30), daemon=True
+        ).start()
+        assert started.wait(5)
+    # Reaching here means the stop came back within its bound instead of raising TimeoutError.
+
+
+def test_the_asgi_lifespan_shuts_down_when_the_server_stops() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    with serve(FastAPI(lifespan=lifespan)):
+        assert events == ["startup"]
+    assert events == ["startup", "shutdown"]
