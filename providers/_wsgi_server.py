@@ -26,6 +26,9 @@ class QuietRequestHandler(WSGIRequestHandler):
     """Werkzeug's handler, less the log line per request (errors are still logged), and
     with request paths that start with `//` kept as they are."""
 
+    # Werkzeug writes the status line, headers and body separately: send each at once.
+    disable_nagle_algorithm = True
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 

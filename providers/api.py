@@ -119,7 +119,8 @@ def method_not_allowed(method: str, allowed: Iterable[str]) -> ApiResponse:
     if "GET" in methods:
         methods.add("HEAD")
     allow = (("Allow", ", ".join(sorted(methods))),)
-    if method.upper() == "OPTIONS":
+    # Methods are case-sensitive (RFC 9110, 9.1): `options` is not OPTIONS.
+    if method == "OPTIONS":
         return ApiResponse(204, headers=allow)
     return error(405, _STATUS_DETAILS[405], allow)
 

@@ -49,7 +49,7 @@ def create_app(
     if state_endpoint is not None:
         app.extensions[_STATE_ENDPOINT] = state_endpoint
         app.register_blueprint(states_blueprint)
-    app.before_request(_exact_paths_only)
+    app.before_request(_exact_paths_and_methods)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
@@ -113,13 +113,20 @@ def _read_body() -> bytes | None:
     return bytes(body)
 
 
-def _exact_paths_only() -> Response | None:
-    """Every path is exact, as on FastAPI: anything else is not found."""
+def _exact_paths_and_methods() -> Response | None:
+    """Paths and methods are exact, as on FastAPI."""
     # Werkzeug's routing redirects `/users` to `/users/` (and Flask answers such a redirect
     # before any error handler sees it), and it routes `//users/1` as `/users/1`.
     redirected = isinstance(request.routing_exception, RequestRedirect)
     if redirected or request.environ.get("PATH_INFO", "").startswith("//"):
         return _respond(api.route_not_found())
+    # Werkzeug upper-cases the method, but methods are case-sensitive: `get` is not GET.
+    method = request.environ.get("REQUEST_METHOD", "")
+    if method != request.method:
+        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        if not allowed:
+            return _respond(api.route_not_found())
+        return _respond(api.method_not_allowed(method, allowed))
     return None
 
 

@@ -85,7 +85,7 @@ def serve(
     if not callable(app):
         raise TypeError(f"not a WSGI or ASGI app: {app!r}")
     interface = interface_of(app)
-    listener = socket.create_server((host, port))
+    listener = _listen(host, port)
     server = RunningServer(host, listener.getsockname()[1], interface)
     try:
         backend = _make_backend(interface, app, listener)
@@ -99,6 +99,27 @@ def serve(
         yield server
     finally:
         thread.stop(shutdown_timeout)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: the OS picks one).
+
+    Made by hand rather than with `socket.create_server`, whose socket has protocol number 0:
+    asyncio then leaves Nagle's algorithm on for the connections, and every uvicorn response
+    (headers, then body) waits ~40 ms for the client's delayed ACK.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen()
+    except BaseException:
+        listener.close()
+        raise
+    return listener
 
 
 def _make_backend(

@@ -43,7 +43,7 @@ def test_a_refusal_happens_before_anything_else() -> None:
     [
         ("PUT", ["GET", "DELETE"], 405, "DELETE, GET, HEAD, OPTIONS"),
         ("OPTIONS", ["POST"], 204, "OPTIONS, POST"),
-        ("options", ["get"], 204, "GET, HEAD, OPTIONS"),
+        ("options", ["get"], 405, "GET, HEAD, OPTIONS"),
         ("PATCH", ["POST", "OPTIONS"], 405, "OPTIONS, POST"),
     ],
 )
@@ -54,6 +54,7 @@ def test_405_and_options_name_every_method_in_one_order(
     assert answer.status == status
     assert ("Allow", allow) in answer.headers
     assert (answer.content_type is None) == (status == 204)
+    assert (answer.body == b"") == (status == 204)
 
 
 @pytest.mark.parametrize(

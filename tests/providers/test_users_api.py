@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -262,3 +263,38 @@ def test_head_answers_like_get_without_the_body(provider: Provider, path: str) -
     assert head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.headers["content-length"] == get.headers["content-length"]
+
+
+# -- Raw requests that an HTTP client library would tidy up ------------------------------------
+
+
+def raw_exchange(provider: Provider, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (httpx upper-cases methods) and read the whole answer."""
+    host, port = provider.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.lower(): value for name, value in (line.split(": ", 1) for line in header_lines)
+    }
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize("method", ["get", "Get", "delete", "options", "head"])
+def test_methods_are_case_sensitive(provider: Provider, method: str) -> None:
+    provider.store.put(VERNA_HAMPTON)
+    request = f"{method} /users/123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    status, headers, body = raw_exchange(provider, request.encode())
+    assert status == 405
+    assert headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+    assert body == b'{"detail":"Method Not Allowed"}'
+    assert 123 in provider.store
+
+
+def test_a_lower_case_method_on_an_unknown_path_is_404(provider: Provider) -> None:
+    request = b"get /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert raw_exchange(provider, request)[0] == 404
