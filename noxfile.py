@@ -56,3 +56,21 @@ def tests(session: nox.Session) -> None:
     """The test suite."""
     install(session, "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS, tags=["checks"])
+def crosscheck(session: nox.Session) -> None:
+    """Differential checks: Flask and FastAPI answer every generated request alike.
+
+    CROSSCHECK_EXAMPLES sets the hypothesis examples per test (default 1000; the test suite
+    runs 200). Extra arguments go to pytest.
+    """
+    install(session, "test")
+    examples = os.environ.get("CROSSCHECK_EXAMPLES", "1000")
+    session.run(
+        "pytest",
+        "tests/crosscheck",
+        "--hypothesis-show-statistics",
+        *session.posargs,
+        env={"CROSSCHECK_EXAMPLES": examples},
+    )

@@ -284,11 +284,14 @@ def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
     with running_provider("flask") as flask, running_provider("fastapi") as fastapi:
         both = Pair(flask, fastapi)
         yield both
+    # The count goes in the close-out note: show it even when output is captured.
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"crosscheck: {both.compared} requests sent to both frameworks, answered alike"
-        )
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"crosscheck: {both.compared} requests sent to both frameworks, answered alike"
+            )
 
 
 # -- The checks -------------------------------------------------------------------------------
