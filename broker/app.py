@@ -15,6 +15,7 @@ from broker.auth import Auth, BasicAuthMiddleware
 from broker.db import Database
 from broker.errors import BrokerError
 from broker.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
+from broker.paths import EncodedSlashMiddleware
 from broker.routes import index, pacticipants, pacts
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     # Handled by Starlette's outermost middleware: still JSON, and logged as the bug it is.
     app.add_exception_handler(Exception, _unexpected_error)
-    wrapped: ASGIApp = BodySizeLimitMiddleware(app, max_body_bytes)
+    wrapped: ASGIApp = BodySizeLimitMiddleware(EncodedSlashMiddleware(app), max_body_bytes)
     if auth is not None:
         wrapped = BasicAuthMiddleware(wrapped, auth)
     return wrapped

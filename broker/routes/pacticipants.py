@@ -23,8 +23,8 @@ from broker.representations import HalResponse
 
 router = APIRouter(default_response_class=HalResponse)
 
-PACTICIPANT = "/pacticipants/{pacticipant}"
-VERSION = PACTICIPANT + "/versions/{version}"
+PACTICIPANT = "/pacticipants/{pacticipant:seg}"
+VERSION = PACTICIPANT + "/versions/{version:seg}"
 
 OptionalBody = Annotated[dict[str, Any] | None, Body()]
 
@@ -118,7 +118,7 @@ def put_version(pacticipant: str, version: str, database: DatabaseDep, urls: Url
 
 
 @router.get(PACTICIPANT + "/latest-version")
-@router.get(PACTICIPANT + "/latest-version/{tag}")
+@router.get(PACTICIPANT + "/latest-version/{tag:seg}")
 def get_latest_version(pacticipant: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
     with database.read() as connection:
         pacticipant_row = repository.require_pacticipant(connection, pacticipant)
@@ -131,7 +131,7 @@ def get_latest_version(pacticipant: str, database: DatabaseDep, urls: UrlsDep, t
 # --- tags and branches ----------------------------------------------------------------------
 
 
-@router.put(VERSION + "/tags/{tag}")
+@router.put(VERSION + "/tags/{tag:seg}")
 def put_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
     _not_blank("version", version)
     _not_blank("tag", tag)
@@ -143,7 +143,7 @@ def put_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, url
     return HalResponse(rep.tag_body(urls, pacticipant, version, tag_row), status_code=201 if created else 200)
 
 
-@router.get(VERSION + "/tags/{tag}")
+@router.get(VERSION + "/tags/{tag:seg}")
 def get_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
@@ -153,7 +153,7 @@ def get_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, url
     raise NotFound(f"Tag '{tag}' of {pacticipant} version {version}")
 
 
-@router.put(PACTICIPANT + "/branches/{branch}/versions/{version}")
+@router.put(PACTICIPANT + "/branches/{branch:seg}/versions/{version:seg}")
 def put_branch_version(pacticipant: str, branch: str, version: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
     _not_blank("branch", branch)
     _not_blank("version", version)
@@ -165,7 +165,7 @@ def put_branch_version(pacticipant: str, branch: str, version: str, database: Da
     return HalResponse(body_out, status_code=201 if created else 200)
 
 
-@router.get(PACTICIPANT + "/branches/{branch}/versions/{version}")
+@router.get(PACTICIPANT + "/branches/{branch:seg}/versions/{version:seg}")
 def get_branch_version(pacticipant: str, branch: str, version: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
@@ -187,7 +187,7 @@ def _branch_version(connection: Any, urls: UrlsDep, pacticipant: str, branch: st
     }
 
 
-@router.get(PACTICIPANT + "/branches/{branch}")
+@router.get(PACTICIPANT + "/branches/{branch:seg}")
 def get_branch(pacticipant: str, branch: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         pacticipant_row = repository.require_pacticipant(connection, pacticipant)
@@ -236,13 +236,13 @@ def create_environment(body: EnvironmentBody, database: DatabaseDep, urls: UrlsD
     return HalResponse(rep.environment(urls, row), status_code=201)
 
 
-@router.get("/environments/{uuid}")
+@router.get("/environments/{uuid:seg}")
 def get_environment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.environment(urls, repository.require_environment(connection, uuid))
 
 
-@router.put("/environments/{uuid}")
+@router.put("/environments/{uuid:seg}")
 def update_environment(uuid: str, body: EnvironmentBody, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     _validate_environment(body)
     with database.write() as connection:
@@ -254,14 +254,14 @@ def update_environment(uuid: str, body: EnvironmentBody, database: DatabaseDep, 
     return rep.environment(urls, row)
 
 
-@router.delete("/environments/{uuid}")
+@router.delete("/environments/{uuid:seg}")
 def delete_environment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.write() as connection:
         repository.delete_environment(connection, uuid)
     return {"deleted": uuid, "_links": {"pb:environments": link(f"{urls.base}/environments")}}
 
 
-@router.get("/environments/{uuid}/deployed-versions/currently-deployed")
+@router.get("/environments/{uuid:seg}/deployed-versions/currently-deployed")
 def currently_deployed(uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None) -> dict[str, Any]:
     with database.read() as connection:
         environment = repository.require_environment(connection, uuid)
@@ -270,7 +270,7 @@ def currently_deployed(uuid: str, database: DatabaseDep, urls: UrlsDep, pacticip
     return {"_embedded": {"deployedVersions": items}, "_links": {"self": link(f"{urls.environment(uuid)}/deployed-versions/currently-deployed")}}
 
 
-@router.get("/environments/{uuid}/released-versions/currently-supported")
+@router.get("/environments/{uuid:seg}/released-versions/currently-supported")
 def currently_supported(uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None) -> dict[str, Any]:
     with database.read() as connection:
         environment = repository.require_environment(connection, uuid)
@@ -282,7 +282,7 @@ def currently_supported(uuid: str, database: DatabaseDep, urls: UrlsDep, pactici
 # --- deployments and releases ---------------------------------------------------------------
 
 
-@router.post(VERSION + "/deployed-versions/environment/{uuid}", status_code=201)
+@router.post(VERSION + "/deployed-versions/environment/{uuid:seg}", status_code=201)
 def record_deployment(
     pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep, body: Annotated[DeploymentBody | None, Body()] = None
 ) -> HalResponse:
@@ -295,7 +295,7 @@ def record_deployment(
         return HalResponse(rep.deployment(connection, urls, row), status_code=201)
 
 
-@router.post(VERSION + "/released-versions/environment/{uuid}", status_code=201)
+@router.post(VERSION + "/released-versions/environment/{uuid:seg}", status_code=201)
 def record_release(pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
     with database.write() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
@@ -304,7 +304,7 @@ def record_release(pacticipant: str, version: str, uuid: str, database: Database
         return HalResponse(rep.release(connection, urls, row), status_code=201 if created else 200)
 
 
-@router.get(VERSION + "/deployed-versions/environment/{uuid}")
+@router.get(VERSION + "/deployed-versions/environment/{uuid:seg}")
 def version_deployments(pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
@@ -313,13 +313,13 @@ def version_deployments(pacticipant: str, version: str, uuid: str, database: Dat
         return {"_embedded": {"deployedVersions": [rep.deployment(connection, urls, r) for r in rows]}, "_links": {"self": link(urls.record_deployment(pacticipant, version, uuid))}}
 
 
-@router.get("/deployed-versions/{uuid}")
+@router.get("/deployed-versions/{uuid:seg}")
 def get_deployment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.deployment(connection, urls, repository.require_deployment(connection, uuid))
 
 
-@router.patch("/deployed-versions/{uuid}")
+@router.patch("/deployed-versions/{uuid:seg}")
 def change_deployment(uuid: str, body: CurrentlyDeployedChange, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     """Undeploy (`{"currentlyDeployed": false}`, what record-undeployment sends)."""
     if body.currently_deployed is True:
@@ -329,13 +329,13 @@ def change_deployment(uuid: str, body: CurrentlyDeployedChange, database: Databa
         return rep.deployment(connection, urls, row)
 
 
-@router.get("/released-versions/{uuid}")
+@router.get("/released-versions/{uuid:seg}")
 def get_release(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.release(connection, urls, repository.require_release(connection, uuid))
 
 
-@router.patch("/released-versions/{uuid}")
+@router.patch("/released-versions/{uuid:seg}")
 def change_release(uuid: str, body: CurrentlySupportedChange, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     """End support (`{"currentlySupported": false}`, what record-support-ended sends)."""
     if body.currently_supported is True:

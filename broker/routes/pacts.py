@@ -21,7 +21,7 @@ from broker.representations import HalResponse
 
 router = APIRouter(default_response_class=HalResponse)
 
-INTEGRATION = "/pacts/provider/{provider}/consumer/{consumer}"
+INTEGRATION = "/pacts/provider/{provider:seg}/consumer/{consumer:seg}"
 
 
 def _decode_contract(index: int, content: str, content_type: str) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def _created_text(result: pacts.PublishResult) -> str:
     return f"Version {result.version['number']} of {result.pacticipant['name']}{suffix}"
 
 
-@router.put(INTEGRATION + "/version/{version}", status_code=201)
+@router.put(INTEGRATION + "/version/{version:seg}", status_code=201)
 def publish_pact(
     provider: str, consumer: str, version: str, document: Annotated[dict[str, Any], Body()], database: DatabaseDep, urls: UrlsDep
 ) -> HalResponse:
@@ -147,34 +147,34 @@ def publish_pact(
     return HalResponse(rep.pact_document(urls, row), status_code=status)
 
 
-@router.get(INTEGRATION + "/version/{version}")
+@router.get(INTEGRATION + "/version/{version:seg}")
 def get_pact(provider: str, consumer: str, version: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.find_pact(connection, provider, consumer, version))
 
 
-@router.get(INTEGRATION + "/pact-version/{sha}")
-@router.get(INTEGRATION + "/pact-version/{sha}/metadata/{metadata}")
+@router.get(INTEGRATION + "/pact-version/{sha:seg}")
+@router.get(INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}")
 def get_pact_version(provider: str, consumer: str, sha: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.find_pact_by_sha(connection, provider, consumer, sha))
 
 
 @router.get(INTEGRATION + "/latest")
-@router.get(INTEGRATION + "/latest/{tag}")
+@router.get(INTEGRATION + "/latest/{tag:seg}")
 def get_latest_pact(provider: str, consumer: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.latest_pact(connection, provider, consumer, tag=tag))
 
 
-@router.get(INTEGRATION + "/branch/{branch}/latest")
+@router.get(INTEGRATION + "/branch/{branch:seg}/latest")
 def get_latest_branch_pact(provider: str, consumer: str, branch: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.latest_pact(connection, provider, consumer, branch=branch))
 
 
-@router.post(INTEGRATION + "/pact-version/{sha}/verification-results", status_code=201)
-@router.post(INTEGRATION + "/pact-version/{sha}/metadata/{metadata}/verification-results", status_code=201)
+@router.post(INTEGRATION + "/pact-version/{sha:seg}/verification-results", status_code=201)
+@router.post(INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}/verification-results", status_code=201)
 def publish_verification_results(
     provider: str,
     consumer: str,
@@ -207,7 +207,7 @@ def publish_verification_results(
         return HalResponse(rep.verification(urls, row), status_code=201)
 
 
-@router.get(INTEGRATION + "/pact-version/{sha}/verification-results/{verification_id}")
+@router.get(INTEGRATION + "/pact-version/{sha:seg}/verification-results/{verification_id}")
 def get_verification_result(
     provider: str, consumer: str, sha: str, verification_id: int, database: DatabaseDep, urls: UrlsDep
 ) -> dict[str, Any]:
@@ -226,8 +226,8 @@ def latest_pacts(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     return {"pacts": [rep.pact_summary(urls, row) for row in rows], "_links": {"self": link(f"{urls.base}/pacts/latest")}}
 
 
-@router.get("/pacts/provider/{provider}/latest")
-@router.get("/pacts/provider/{provider}/latest/{tag}")
+@router.get("/pacts/provider/{provider:seg}/latest")
+@router.get("/pacts/provider/{provider:seg}/latest/{tag:seg}")
 def provider_latest_pacts(provider: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
     """The provider's newest pacts, as the old verification path (`pb:latest-provider-pacts`) reads them."""
     with database.read() as connection:
@@ -250,13 +250,13 @@ def provider_latest_pacts(provider: str, database: DatabaseDep, urls: UrlsDep, t
     }
 
 
-@router.get("/pacts/provider/{provider}/for-verification")
+@router.get("/pacts/provider/{provider:seg}/for-verification")
 def for_verification_get(provider: str, request: Request, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     """The default selection; the verifier only reads `_links.self` here, then POSTs to it."""
     return _for_verification(provider, PactsForVerificationQuery(), str(request.url), database, urls)
 
 
-@router.post("/pacts/provider/{provider}/for-verification")
+@router.post("/pacts/provider/{provider:seg}/for-verification")
 def for_verification_post(
     provider: str, body: PactsForVerificationQuery, request: Request, database: DatabaseDep, urls: UrlsDep
 ) -> dict[str, Any]:
