@@ -143,8 +143,12 @@ def _environment_entry(connection: sqlite3.Connection, urls: Urls, row: sqlite3.
     }
 
 
-def pact_document(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
-    """The stored pact with the links the verifier follows to publish results."""
+def pact_document(urls: Urls, row: sqlite3.Row, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored pact with the links the verifier follows to publish results.
+
+    The metadata of the URL it was fetched by (WIP, consumer versions) goes into the results
+    link, so the broker knows in what capacity the pact was verified.
+    """
     provider, consumer, sha = row["provider_name"], row["consumer_name"], row["sha"]
     document: dict[str, Any] = json.loads(row["content"])
     document["createdAt"] = row["created_at"]
@@ -156,7 +160,7 @@ def pact_document(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
         "pb:pact-version": link(urls.pact_version(provider, consumer, sha), title="Pact content version permalink", name=sha),
         "pb:latest-pact-version": link(f"{urls.integration(provider, consumer)}/latest", title="Latest version of this pact"),
         "pb:publish-verification-results": link(
-            urls.verification_results(provider, consumer, sha), title="Publish verification results"
+            urls.verification_results(provider, consumer, sha, metadata), title="Publish verification results"
         ),
         "pb:matrix-for-consumer-version": link(
             f"{urls.base}/matrix?q[][pacticipant]={consumer}&q[][version]={row['consumer_version_number']}&latestby=cvpv",

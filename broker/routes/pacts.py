@@ -155,9 +155,12 @@ def get_pact(provider: str, consumer: str, version: str, database: DatabaseDep, 
 
 @router.get(INTEGRATION + "/pact-version/{sha:seg}")
 @router.get(INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}")
-def get_pact_version(provider: str, consumer: str, sha: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_pact_version(
+    provider: str, consumer: str, sha: str, database: DatabaseDep, urls: UrlsDep, metadata: str | None = None
+) -> dict[str, Any]:
+    decoded = decode_metadata(metadata) if metadata else None
     with database.read() as connection:
-        return rep.pact_document(urls, pacts.find_pact_by_sha(connection, provider, consumer, sha))
+        return rep.pact_document(urls, pacts.find_pact_by_sha(connection, provider, consumer, sha), decoded)
 
 
 @router.get(INTEGRATION + "/latest")
