@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import signal
 import socket
 import sys
@@ -27,11 +28,27 @@ if TYPE_CHECKING:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m broker", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9292, help="port to listen on; 0 picks a free one (default 9292)")
-    parser.add_argument("--db", type=Path, default=Path("pact_broker.sqlite"), help="SQLite file (default ./pact_broker.sqlite)")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser = argparse.ArgumentParser(
+        prog="python -m broker", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=9292,
+        help="port to listen on; 0 picks a free one (default 9292)",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("pact_broker.sqlite"),
+        help="SQLite file (default ./pact_broker.sqlite)",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
     return parser.parse_args(argv)
 
 
@@ -83,7 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     host = f"[{arguments.host}]" if ":" in arguments.host else arguments.host
     app = create_app(arguments.db, auth=Auth.from_env())
     # Access logs show method, path and status only; credentials travel in headers, never logged.
-    config = uvicorn.Config(app, log_level=arguments.log_level, access_log=arguments.log_level in ("debug", "info"))
+    # All logs go to stderr: stdout carries only the one announcement line scripts wait for.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config = uvicorn.Config(
+        app,
+        log_level=arguments.log_level,
+        log_config=log_config,
+        access_log=arguments.log_level in ("debug", "info"),
+    )
     server = _Server(config, f"http://{host}:{bound_port}")
     asyncio.run(server.serve(sockets=[sock]))
     return 0

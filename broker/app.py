@@ -91,8 +91,14 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    message = "The requested document was not found on this server." if error.status_code == 404 else str(error.detail)
-    return JSONResponse({"errors": {"request": [message]}}, status_code=error.status_code, headers=error.headers)
+    message = (
+        "The requested document was not found on this server."
+        if error.status_code == 404
+        else str(error.detail)
+    )
+    return JSONResponse(
+        {"errors": {"request": [message]}}, status_code=error.status_code, headers=error.headers
+    )
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

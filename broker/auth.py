@@ -59,7 +59,9 @@ class Auth:
             return None
         read_username = env.get("PACT_BROKER_BASIC_AUTH_READ_ONLY_USERNAME", "")
         read_password = env.get("PACT_BROKER_BASIC_AUTH_READ_ONLY_PASSWORD", "")
-        read_only = Credentials(read_username, read_password) if read_username and read_password else None
+        read_only = (
+            Credentials(read_username, read_password) if read_username and read_password else None
+        )
         return cls(Credentials(username, password), read_only)
 
     def role(self, authorization: str | None) -> Role | None:
@@ -79,7 +81,11 @@ class Auth:
 
 
 def allowed(role: Role, method: str, path: str) -> bool:
-    return role == "write" or method in SAFE_METHODS or (method == "POST" and bool(READ_ONLY_POST.match(path)))
+    return (
+        role == "write"
+        or method in SAFE_METHODS
+        or (method == "POST" and bool(READ_ONLY_POST.match(path)))
+    )
 
 
 class BasicAuthMiddleware:

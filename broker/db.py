@@ -153,7 +153,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 def now() -> str:
-    """The current time as stored and served: ISO 8601 in UTC with microseconds, so order is exact."""
+    """Now, as stored and served: ISO 8601 in UTC with microseconds, so order is exact."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 

@@ -55,7 +55,10 @@ def merge_by_content(selected: list[SelectedPact]) -> list[VerifiablePact]:
             entry.selections.append(pact)
     return sorted(
         merged.values(),
-        key=lambda verifiable: (verifiable.consumer_name.lower(), verifiable.newest.consumer_version_id),
+        key=lambda verifiable: (
+            verifiable.consumer_name.lower(),
+            verifiable.newest.consumer_version_id,
+        ),
     )
 
 
@@ -136,7 +139,9 @@ def apply_pending(
             tag: _verified(connection, _VERIFIED_BY_TAG, ids, provider_id, tag) for tag in tags
         }
         for pact in pacts:
-            pact.pending_for = [tag for tag in tags if pact.pact_version_id not in verified_by_tag[tag]]
+            pact.pending_for = [
+                tag for tag in tags if pact.pact_version_id not in verified_by_tag[tag]
+            ]
             pact.pending = bool(pact.pending_for)
     else:
         verified = _verified(connection, _VERIFIED_BY_ANYONE, ids, provider_id)
@@ -184,19 +189,38 @@ def find_wip(
         return []
     explicit_ids = {pact.pact_version_id for pact in explicit}
     selected: list[SelectedPact] = []
-    for pact_version_id, sha, consumer, version_id, number, created_at, label, kind in connection.execute(
-        _WIP_CANDIDATES, {"provider": provider_id, "since": since}
-    ):
+    for (
+        pact_version_id,
+        sha,
+        consumer,
+        version_id,
+        number,
+        created_at,
+        label,
+        kind,
+    ) in connection.execute(_WIP_CANDIDATES, {"provider": provider_id, "since": since}):
         if pact_version_id in explicit_ids:
             continue
         selector = Selector("branch" if kind == "branch" else "latest_tag", value=label)
         selected.append(
-            SelectedPact(pact_version_id, sha, consumer, version_id, number, created_at, selector, label, None)
+            SelectedPact(
+                pact_version_id,
+                sha,
+                consumer,
+                version_id,
+                number,
+                created_at,
+                selector,
+                label,
+                None,
+            )
         )
     candidates = merge_by_content(selected)
     ids = [pact.pact_version_id for pact in candidates]
     if branch:
-        done = _verified(connection, _VERIFIED_BY_BRANCH, ids, provider_id, branch, exclude_wip=True)
+        done = _verified(
+            connection, _VERIFIED_BY_BRANCH, ids, provider_id, branch, exclude_wip=True
+        )
         wip = [pact for pact in candidates if pact.pact_version_id not in done]
     else:
         wip = []
@@ -231,7 +255,9 @@ def pacts_for_verification(
         if query.consumer_version_selectors
         else selector_module.default_selectors(connection, provider["id"])
     )
-    pacts = merge_by_content(selector_module.select_with_fallbacks(connection, provider["id"], chosen))
+    pacts = merge_by_content(
+        selector_module.select_with_fallbacks(connection, provider["id"], chosen)
+    )
     if query.include_pending_status:
         apply_pending(connection, provider["id"], pacts, branch, tags)
     since = selector_module.wip_since(query)
@@ -263,7 +289,10 @@ def _render(pact: VerifiablePact, provider: str, urls: Urls, messages: _Messages
         "_links": {
             "self": link(
                 href,
-                name=f"Pact between {pact.consumer_name} (v{newest.consumer_version_number}) and {provider}",
+                name=(
+                    f"Pact between {pact.consumer_name}"
+                    f" (v{newest.consumer_version_number}) and {provider}"
+                ),
             )
         },
     }
@@ -286,14 +315,15 @@ class _Messages:
         if pact.pending:
             where = self._where(pact, "any")
             still = f"This pact is still in pending state for {where}"
+            not_yet, has_not_yet = "have not yet been published", "has not yet been published"
             notices += [
                 {
                     "when": "after_verification:success_true_published_false",
-                    "text": f"{still} as the successful verification results have not yet been published.",
+                    "text": f"{still} as the successful verification results {not_yet}.",
                 },
                 {
                     "when": "after_verification:success_false_published_false",
-                    "text": f"{still} as a successful verification result has not yet been published",
+                    "text": f"{still} as a successful verification result {has_not_yet}",
                 },
                 {
                     "when": "after_verification:success_true_published_true",
@@ -306,7 +336,7 @@ class _Messages:
                 },
                 {
                     "when": "after_verification:success_false_published_true",
-                    "text": f"{still} as a successful verification result has not yet been published",
+                    "text": f"{still} as a successful verification result {has_not_yet}",
                 },
             ]
         return notices
@@ -327,7 +357,9 @@ class _Messages:
             }
         )
         criteria = "criteria" if len(reasons) > 1 else "criterion"
-        versions = "versions" if len({s.consumer_version_id for s in pact.selections}) > 1 else "version"
+        versions = (
+            "versions" if len({s.consumer_version_id for s in pact.selections}) > 1 else "version"
+        )
         bullets = "\n".join(f"    * {reason}" for reason in reasons)
         return (
             f"The pact at {href} is being verified because the pact content belongs to the"

@@ -19,7 +19,9 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def link(href: str, *, title: str | None = None, name: str | None = None, templated: bool = False) -> dict[str, Any]:
+def link(
+    href: str, *, title: str | None = None, name: str | None = None, templated: bool = False
+) -> dict[str, Any]:
     result: dict[str, Any] = {"href": href}
     if title is not None:
         result["title"] = title
@@ -78,16 +80,22 @@ class Urls:
     def pact(self, provider: str, consumer: str, number: str) -> str:
         return f"{self.integration(provider, consumer)}/version/{segment(number)}"
 
-    def pact_version(self, provider: str, consumer: str, sha: str, metadata: dict[str, Any] | None = None) -> str:
+    def pact_version(
+        self, provider: str, consumer: str, sha: str, metadata: dict[str, Any] | None = None
+    ) -> str:
         url = f"{self.integration(provider, consumer)}/pact-version/{segment(sha)}"
         if metadata:
             url += f"/metadata/{encode_metadata(metadata)}"
         return url
 
-    def verification_results(self, provider: str, consumer: str, sha: str, metadata: dict[str, Any] | None = None) -> str:
+    def verification_results(
+        self, provider: str, consumer: str, sha: str, metadata: dict[str, Any] | None = None
+    ) -> str:
         return f"{self.pact_version(provider, consumer, sha, metadata)}/verification-results"
 
-    def verification_result(self, provider: str, consumer: str, sha: str, verification_id: int) -> str:
+    def verification_result(
+        self, provider: str, consumer: str, sha: str, verification_id: int
+    ) -> str:
         return f"{self.verification_results(provider, consumer, sha)}/{verification_id}"
 
     def for_verification(self, provider: str) -> str:
@@ -111,37 +119,104 @@ def decode_metadata(encoded: str) -> dict[str, Any]:
 
 
 def index_links(urls: Urls) -> dict[str, Any]:
-    """The index relations of the real broker (pact_broker `lib/pact_broker/api/resources/index.rb`)."""
+    """The real broker's index relations (pact_broker `lib/pact_broker/api/resources/index.rb`)."""
     base = urls.base
     pacts = f"{base}/pacts/provider/{{provider}}"
     consumer_pacts = f"{pacts}/consumer/{{consumer}}"
     templated: dict[str, tuple[str, str]] = {
-        "pb:publish-pact": (f"{consumer_pacts}/version/{{consumerApplicationVersion}}", "Publish a pact"),
-        "pb:tagged-pact-versions": (f"{consumer_pacts}/tag/{{tag}}", "All versions of a pact for a given consumer, provider and consumer version tag"),
-        "pb:branch-pact-versions": (f"{consumer_pacts}/branch/{{branch}}", "All versions of a pact for a given consumer, provider and consumer version branch"),
-        "pb:latest-branch-pact-versions": (f"{consumer_pacts}/branch/{{branch}}/latest/versions", "Latest versions of a pact for a given consumer, provider and consumer version branch"),
-        "pb:main-branch-pact-versions": (f"{consumer_pacts}/branch/versions", "All versions of a pact for a given consumer, provider and consumer main branch"),
-        "pb:latest-main-branch-pact-versions": (f"{consumer_pacts}/branch/latest/versions", "Latest versions of a pact for a given consumer, provider and consumer main branch"),
-        "pb:provider-pacts-with-main-branch": (f"{pacts}/branch", "All pact versions for the provider with the consumer's main branch"),
-        "pb:provider-pacts-with-branch": (f"{pacts}/branch/{{branch}}", "All pact versions for the provider with the specified consumer version branch"),
-        "pb:latest-provider-pacts-with-main-branch": (f"{pacts}/branch/latest", "Latest pacts for the provider with the consumer's main branch"),
-        "pb:latest-provider-pacts-with-branch": (f"{pacts}/branch/{{branch}}/latest", "Latest pacts for the provider with the specified consumer version branch"),
+        "pb:publish-pact": (
+            f"{consumer_pacts}/version/{{consumerApplicationVersion}}",
+            "Publish a pact",
+        ),
+        "pb:tagged-pact-versions": (
+            f"{consumer_pacts}/tag/{{tag}}",
+            "All versions of a pact for a given consumer, provider and consumer version tag",
+        ),
+        "pb:branch-pact-versions": (
+            f"{consumer_pacts}/branch/{{branch}}",
+            "All versions of a pact for a given consumer, provider and consumer version branch",
+        ),
+        "pb:latest-branch-pact-versions": (
+            f"{consumer_pacts}/branch/{{branch}}/latest/versions",
+            "Latest versions of a pact for a given consumer, provider and consumer version branch",
+        ),
+        "pb:main-branch-pact-versions": (
+            f"{consumer_pacts}/branch/versions",
+            "All versions of a pact for a given consumer, provider and consumer main branch",
+        ),
+        "pb:latest-main-branch-pact-versions": (
+            f"{consumer_pacts}/branch/latest/versions",
+            "Latest versions of a pact for a given consumer, provider and consumer main branch",
+        ),
+        "pb:provider-pacts-with-main-branch": (
+            f"{pacts}/branch",
+            "All pact versions for the provider with the consumer's main branch",
+        ),
+        "pb:provider-pacts-with-branch": (
+            f"{pacts}/branch/{{branch}}",
+            "All pact versions for the provider with the specified consumer version branch",
+        ),
+        "pb:latest-provider-pacts-with-main-branch": (
+            f"{pacts}/branch/latest",
+            "Latest pacts for the provider with the consumer's main branch",
+        ),
+        "pb:latest-provider-pacts-with-branch": (
+            f"{pacts}/branch/{{branch}}/latest",
+            "Latest pacts for the provider with the specified consumer version branch",
+        ),
         "pb:pacticipant": (f"{base}/pacticipants/{{pacticipant}}", "Fetch pacticipant by name"),
         "pb:latest-provider-pacts": (f"{pacts}/latest", "Latest pacts by provider"),
-        "pb:latest-provider-pacts-with-tag": (f"{pacts}/latest/{{tag}}", "Latest pacts for provider with the specified tag"),
-        "pb:provider-pacts-with-tag": (f"{pacts}/tag/{{tag}}", "All pact versions for the provider with the specified consumer version tag"),
+        "pb:latest-provider-pacts-with-tag": (
+            f"{pacts}/latest/{{tag}}",
+            "Latest pacts for provider with the specified tag",
+        ),
+        "pb:provider-pacts-with-tag": (
+            f"{pacts}/tag/{{tag}}",
+            "All pact versions for the provider with the specified consumer version tag",
+        ),
         "pb:provider-pacts": (pacts, "All pact versions for the specified provider"),
-        "pb:latest-version": (f"{base}/pacticipants/{{pacticipant}}/latest-version", "Latest pacticipant version"),
-        "pb:latest-tagged-version": (f"{base}/pacticipants/{{pacticipant}}/latest-version/{{tag}}", "Latest pacticipant version with the specified tag"),
+        "pb:latest-version": (
+            f"{base}/pacticipants/{{pacticipant}}/latest-version",
+            "Latest pacticipant version",
+        ),
+        "pb:latest-tagged-version": (
+            f"{base}/pacticipants/{{pacticipant}}/latest-version/{{tag}}",
+            "Latest pacticipant version with the specified tag",
+        ),
         "pb:webhook": (f"{base}/webhooks/{{uuid}}", "Webhook"),
-        "pb:pacticipant-version-tag": (f"{base}/pacticipants/{{pacticipant}}/versions/{{version}}/tags/{{tag}}", "Get, create or delete a tag for a pacticipant version"),
-        "pb:pacticipant-branch": (f"{base}/pacticipants/{{pacticipant}}/branches/{{branch}}", "Get or delete a pacticipant branch"),
-        "pb:pacticipant-branch-version": (f"{base}/pacticipants/{{pacticipant}}/branches/{{branch}}/versions/{{version}}", "Get or add/create a pacticipant version for a branch"),
-        "pb:pacticipant-version": (f"{base}/pacticipants/{{pacticipant}}/versions/{{version}}", "Get, create or delete a pacticipant version"),
-        "pb:can-i-deploy-pacticipant-version-to-tag": (f"{base}/can-i-deploy?pacticipant={{pacticipant}}&version={{version}}&to={{tag}}", "Determine if an application version can be safely deployed to an environment identified by the given tag"),
-        "pb:can-i-deploy-pacticipant-version-to-environment": (f"{base}/can-i-deploy?pacticipant={{pacticipant}}&version={{version}}&environment={{environment}}", "Determine if an application version can be safely deployed to an environment"),
-        "pb:provider-pacts-for-verification": (f"{pacts}/for-verification", "Retrieve the pacts for a given provider that should be verified"),
-        "beta:provider-pacts-for-verification": (f"{pacts}/for-verification", "DEPRECATED - please use pb:provider-pacts-for-verification"),
+        "pb:pacticipant-version-tag": (
+            f"{base}/pacticipants/{{pacticipant}}/versions/{{version}}/tags/{{tag}}",
+            "Get, create or delete a tag for a pacticipant version",
+        ),
+        "pb:pacticipant-branch": (
+            f"{base}/pacticipants/{{pacticipant}}/branches/{{branch}}",
+            "Get or delete a pacticipant branch",
+        ),
+        "pb:pacticipant-branch-version": (
+            f"{base}/pacticipants/{{pacticipant}}/branches/{{branch}}/versions/{{version}}",
+            "Get or add/create a pacticipant version for a branch",
+        ),
+        "pb:pacticipant-version": (
+            f"{base}/pacticipants/{{pacticipant}}/versions/{{version}}",
+            "Get, create or delete a pacticipant version",
+        ),
+        "pb:can-i-deploy-pacticipant-version-to-tag": (
+            f"{base}/can-i-deploy?pacticipant={{pacticipant}}&version={{version}}&to={{tag}}",
+            "Determine if an application version can be safely deployed to an environment"
+            " identified by the given tag",
+        ),
+        "pb:can-i-deploy-pacticipant-version-to-environment": (
+            f"{base}/can-i-deploy?pacticipant={{pacticipant}}&version={{version}}&environment={{environment}}",
+            "Determine if an application version can be safely deployed to an environment",
+        ),
+        "pb:provider-pacts-for-verification": (
+            f"{pacts}/for-verification",
+            "Retrieve the pacts for a given provider that should be verified",
+        ),
+        "beta:provider-pacts-for-verification": (
+            f"{pacts}/for-verification",
+            "DEPRECATED - please use pb:provider-pacts-for-verification",
+        ),
         "pb:environment": (f"{base}/environments/{{uuid}}", "Environment"),
     }
     plain: dict[str, tuple[str, str]] = {

@@ -31,14 +31,21 @@ _LATEST_VERIFICATION = """
 def index_page(connection: sqlite3.Connection, urls: Urls) -> str:
     rows = []
     for pact in pacts.latest_pacts(connection):
-        verification = connection.execute(_LATEST_VERIFICATION, (pact["pact_version_id"],)).fetchone()
+        verification = connection.execute(
+            _LATEST_VERIFICATION, (pact["pact_version_id"],)
+        ).fetchone()
         if verification is None:
             status = '<span class="unknown">not verified</span>'
         elif verification["success"]:
-            status = f'<span class="ok">verified</span> by {escape(verification["provider_version"])}'
+            status = (
+                f'<span class="ok">verified</span> by {escape(verification["provider_version"])}'
+            )
         else:
-            status = f'<span class="failed">failed</span> with {escape(verification["provider_version"])}'
-        href = urls.pact(pact["provider_name"], pact["consumer_name"], pact["consumer_version_number"])
+            provider_version = escape(verification["provider_version"])
+            status = f'<span class="failed">failed</span> with {provider_version}'
+        href = urls.pact(
+            pact["provider_name"], pact["consumer_name"], pact["consumer_version_number"]
+        )
         rows.append(
             "<tr>"
             f"<td>{escape(pact['consumer_name'])}</td>"
@@ -55,7 +62,7 @@ def index_page(connection: sqlite3.Connection, urls: Urls) -> str:
         f"<style>{_STYLE}</style></head><body>"
         "<h1>Pacts</h1>"
         "<p>The latest pact of every integration and its latest verification result."
-        ' The API is HAL+JSON: ask for <code>application/hal+json</code>;'
+        " The API is HAL+JSON: ask for <code>application/hal+json</code>;"
         ' <a href="/docs">API documentation</a>.</p>'
         "<table><thead><tr><th>Consumer</th><th>Provider</th><th>Latest pact</th>"
         "<th>Published</th><th>Last verified</th></tr></thead>"

@@ -124,7 +124,10 @@ def _versions(rows: Iterable[sqlite3.Row]) -> list[Version]:
     return [Version(r["pacticipant_id"], r["pacticipant"], r["id"], r["number"]) for r in rows]
 
 
-_VERSION_COLUMNS = "SELECT v.id, v.number, v.pacticipant_id, p.name AS pacticipant FROM versions v JOIN pacticipants p ON p.id = v.pacticipant_id"
+_VERSION_COLUMNS = (
+    "SELECT v.id, v.number, v.pacticipant_id, p.name AS pacticipant"
+    " FROM versions v JOIN pacticipants p ON p.id = v.pacticipant_id"
+)
 
 
 def resolve_selector(connection: sqlite3.Connection, selector: dict[str, str]) -> list[Version]:
@@ -140,6 +143,7 @@ def resolve_for(
     connection: sqlite3.Connection, pacticipant: sqlite3.Row, selector: dict[str, str]
 ) -> list[Version]:
     pid = pacticipant["id"]
+    params: tuple[object, ...]
     latest = _true(selector.get("latest"))
     branch = selector.get("branch") or (
         pacticipant["main_branch"] if _true(selector.get("mainBranch")) else None
@@ -147,17 +151,29 @@ def resolve_for(
     if _true(selector.get("mainBranch")) and not branch:
         return []
     if "version" in selector:
-        sql, params = f"{_VERSION_COLUMNS} WHERE v.pacticipant_id = ? AND v.number = ?", (pid, selector["version"])
+        sql, params = (
+            f"{_VERSION_COLUMNS} WHERE v.pacticipant_id = ? AND v.number = ?",
+            (pid, selector["version"]),
+        )
     elif selector.get("environment"):
         return versions_in_environment(connection, pid, selector["environment"])
     elif selector.get("tag") and latest:
-        sql = f"{_VERSION_COLUMNS} WHERE v.id = (SELECT MAX(version_id) FROM tags WHERE pacticipant_id = ? AND name = ?)"
+        sql = (
+            f"{_VERSION_COLUMNS} WHERE v.id = (SELECT MAX(version_id) FROM tags"
+            " WHERE pacticipant_id = ? AND name = ?)"
+        )
         params = (pid, selector["tag"])
     elif selector.get("tag"):
-        sql = f"{_VERSION_COLUMNS} JOIN tags t ON t.version_id = v.id WHERE t.pacticipant_id = ? AND t.name = ?"
+        sql = (
+            f"{_VERSION_COLUMNS} JOIN tags t ON t.version_id = v.id"
+            " WHERE t.pacticipant_id = ? AND t.name = ?"
+        )
         params = (pid, selector["tag"])
     elif branch and (latest or _true(selector.get("mainBranch"))):
-        sql = f"{_VERSION_COLUMNS} JOIN branches b ON b.head_version_id = v.id WHERE b.pacticipant_id = ? AND b.name = ?"
+        sql = (
+            f"{_VERSION_COLUMNS} JOIN branches b ON b.head_version_id = v.id"
+            " WHERE b.pacticipant_id = ? AND b.name = ?"
+        )
         params = (pid, branch)
     elif branch:
         sql = (
@@ -166,20 +182,27 @@ def resolve_for(
         )
         params = (pid, branch)
     elif latest:
-        sql, params = f"{_VERSION_COLUMNS} WHERE v.pacticipant_id = ? ORDER BY v.id DESC LIMIT 1", (pid,)
+        sql, params = (
+            f"{_VERSION_COLUMNS} WHERE v.pacticipant_id = ? ORDER BY v.id DESC LIMIT 1",
+            (pid,),
+        )
     else:
         sql, params = f"{_VERSION_COLUMNS} WHERE v.pacticipant_id = ? ORDER BY v.id DESC", (pid,)
     return _versions(connection.execute(sql, params))
 
 
-def versions_in_environment(connection: sqlite3.Connection, pacticipant_id: int, environment: str) -> list[Version]:
+def versions_in_environment(
+    connection: sqlite3.Connection, pacticipant_id: int, environment: str
+) -> list[Version]:
     return _versions(
         connection.execute(
             f"""{_VERSION_COLUMNS} WHERE v.pacticipant_id = :p AND v.id IN (
-                SELECT d.version_id FROM deployed_versions d JOIN environments e ON e.id = d.environment_id
+                SELECT d.version_id FROM deployed_versions d
+                JOIN environments e ON e.id = d.environment_id
                 WHERE e.name = :env AND d.undeployed_at IS NULL AND d.pacticipant_id = :p
                 UNION
-                SELECT r.version_id FROM released_versions r JOIN environments e ON e.id = r.environment_id
+                SELECT r.version_id FROM released_versions r
+                JOIN environments e ON e.id = r.environment_id
                 WHERE e.name = :env AND r.support_ended_at IS NULL AND r.pacticipant_id = :p)
             ORDER BY v.id""",
             {"p": pacticipant_id, "env": environment},
@@ -187,8 +210,12 @@ def versions_in_environment(connection: sqlite3.Connection, pacticipant_id: int,
     )
 
 
-def target_versions(connection: sqlite3.Connection, pacticipant_id: int, target: Target) -> list[Version]:
-    pacticipant = connection.execute("SELECT * FROM pacticipants WHERE id = ?", (pacticipant_id,)).fetchone()
+def target_versions(
+    connection: sqlite3.Connection, pacticipant_id: int, target: Target
+) -> list[Version]:
+    pacticipant = connection.execute(
+        "SELECT * FROM pacticipants WHERE id = ?", (pacticipant_id,)
+    ).fetchone()
     if target.environment:
         return versions_in_environment(connection, pacticipant_id, target.environment)
     if target.main_branch:
@@ -202,7 +229,8 @@ def target_versions(connection: sqlite3.Connection, pacticipant_id: int, target:
 
 _PACTS_OF_CONSUMER_VERSION = """
     SELECT pp.*, pv.sha, pr.name AS provider_name FROM pact_publications pp
-    JOIN pact_versions pv ON pv.id = pp.pact_version_id JOIN pacticipants pr ON pr.id = pp.provider_id
+    JOIN pact_versions pv ON pv.id = pp.pact_version_id
+    JOIN pacticipants pr ON pr.id = pp.provider_id
     WHERE pp.consumer_version_id = ? ORDER BY pr.name
 """
 
@@ -214,7 +242,9 @@ _LATEST_VERIFICATION = """
 """
 
 
-def _latest_verification(connection: sqlite3.Connection, pact_version_id: int, provider_version_id: int | None) -> sqlite3.Row | None:
+def _latest_verification(
+    connection: sqlite3.Connection, pact_version_id: int, provider_version_id: int | None
+) -> sqlite3.Row | None:
     row: sqlite3.Row | None = connection.execute(
         _LATEST_VERIFICATION, (pact_version_id, provider_version_id, provider_version_id)
     ).fetchone()
@@ -225,7 +255,9 @@ def _version_by_id(connection: sqlite3.Connection, version_id: int) -> Version:
     return _versions(connection.execute(f"{_VERSION_COLUMNS} WHERE v.id = ?", (version_id,)))[0]
 
 
-def build_rows(connection: sqlite3.Connection, query: Query, selected: list[list[Version]]) -> list[Row]:
+def build_rows(
+    connection: sqlite3.Connection, query: Query, selected: list[list[Version]]
+) -> list[Row]:
     """The matrix rows: each selected version against its counterparts."""
     selected_by_pacticipant: dict[int, list[Version]] = {}
     for versions in selected:
@@ -252,14 +284,19 @@ def build_rows(connection: sqlite3.Connection, query: Query, selected: list[list
             if providers is None:
                 verification = _latest_verification(connection, pact["pact_version_id"], None)
                 providers_or_none: list[Version | None] = (
-                    [_version_by_id(connection, verification["provider_version_id"])] if verification else [None]
+                    [_version_by_id(connection, verification["provider_version_id"])]
+                    if verification
+                    else [None]
                 )
             else:
                 providers_or_none = list(providers) or [None]
             if query.latest_by == "cvp" and len(providers_or_none) > 1:
                 providers_or_none = [max(providers_or_none, key=lambda v: v.id if v else 0)]
             for provider_version in providers_or_none:
-                key = (version.id, provider_version.id if provider_version else -pact["provider_id"])
+                key = (
+                    version.id,
+                    provider_version.id if provider_version else -pact["provider_id"],
+                )
                 if key in seen:
                     continue
                 seen.add(key)
@@ -268,12 +305,22 @@ def build_rows(connection: sqlite3.Connection, query: Query, selected: list[list
                     if provider_version
                     else None
                 )
-                rows.append(Row(version, pact["provider_name"], pact["provider_id"], provider_version, pact, verification))
-        # The selected version as a provider: the consumer versions in the target with a pact for it.
+                rows.append(
+                    Row(
+                        version,
+                        pact["provider_name"],
+                        pact["provider_id"],
+                        provider_version,
+                        pact,
+                        verification,
+                    )
+                )
+        # The selected version as a provider: the target's consumer versions with a pact for it.
         consumer_ids = [
             r[0]
             for r in connection.execute(
-                "SELECT DISTINCT consumer_id FROM pact_publications WHERE provider_id = ?", (version.pacticipant_id,)
+                "SELECT DISTINCT consumer_id FROM pact_publications WHERE provider_id = ?",
+                (version.pacticipant_id,),
             )
         ]
         for consumer_id in consumer_ids:
@@ -295,7 +342,8 @@ def build_rows(connection: sqlite3.Connection, query: Query, selected: list[list
                 if key in seen:
                     continue
                 pact = connection.execute(
-                    "SELECT pp.*, pv.sha FROM pact_publications pp JOIN pact_versions pv ON pv.id = pp.pact_version_id"
+                    "SELECT pp.*, pv.sha FROM pact_publications pp"
+                    " JOIN pact_versions pv ON pv.id = pp.pact_version_id"
                     " WHERE pp.consumer_version_id = ? AND pp.provider_id = ?",
                     (consumer_version.id, version.pacticipant_id),
                 ).fetchone()
@@ -303,7 +351,16 @@ def build_rows(connection: sqlite3.Connection, query: Query, selected: list[list
                     continue
                 seen.add(key)
                 verification = _latest_verification(connection, pact["pact_version_id"], version.id)
-                rows.append(Row(consumer_version, version.pacticipant, version.pacticipant_id, version, pact, verification))
+                rows.append(
+                    Row(
+                        consumer_version,
+                        version.pacticipant,
+                        version.pacticipant_id,
+                        version,
+                        pact,
+                        verification,
+                    )
+                )
     for row in rows:
         row.ignored = _ignored(row, query.ignore, selected_by_pacticipant)
     return rows
@@ -318,7 +375,10 @@ def _ignored(row: Row, ignore: list[dict[str, str]], selected: dict[int, list[Ve
                 continue
             if side.pacticipant_id in selected and side.pacticipant != rule.get("pacticipant"):
                 continue
-            if side.pacticipant == rule.get("pacticipant") and rule.get("version", side.number) == side.number:
+            if (
+                side.pacticipant == rule.get("pacticipant")
+                and rule.get("version", side.number) == side.number
+            ):
                 return True
     return False
 
@@ -340,13 +400,18 @@ def summarise(query: Query, selected: list[list[Version]], rows: list[Row]) -> S
     unknowns: list[str] = []
     for selector, versions in zip(query.selectors, selected, strict=True):
         if not versions:
-            failures.append(f"No version of {selector['pacticipant']} matches {_describe_selector(selector)}")
+            failures.append(
+                f"No version of {selector['pacticipant']} matches {_describe_selector(selector)}"
+            )
     success = failed = unknown = ignored = 0
     for row in rows:
         if row.ignored:
             ignored += 1
             continue
-        between = f"{_describe(row.consumer)} and {_describe(row.provider) if row.provider else query.target.describe(row.provider_name)}"
+        other = (
+            _describe(row.provider) if row.provider else query.target.describe(row.provider_name)
+        )
+        between = f"{_describe(row.consumer)} and {other}"
         if row.verification is None:
             unknown += 1
             missing = "" if row.provider else " (no such version exists)"
@@ -369,10 +434,23 @@ def summarise(query: Query, selected: list[list[Version]], rows: list[Row]) -> S
             else ["There are no missing dependencies"]
         )
     for text in reasons:
-        notices.append({"type": "success" if deployable else ("warning" if deployable is None else "error"), "text": text})
+        notices.append(
+            {
+                "type": "success" if deployable else ("warning" if deployable is None else "error"),
+                "text": text,
+            }
+        )
     for row in rows:
         if row.ignored:
-            notices.append({"type": "info", "text": f"Ignoring the pact between {_describe(row.consumer)} and {row.provider_name}"})
+            notices.append(
+                {
+                    "type": "info",
+                    "text": (
+                        f"Ignoring the pact between {_describe(row.consumer)}"
+                        f" and {row.provider_name}"
+                    ),
+                }
+            )
     return Summary(deployable, "; ".join(reasons), success, failed, unknown, ignored, notices)
 
 
@@ -388,7 +466,9 @@ def _describe_selector(selector: dict[str, str]) -> str:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def render(connection: sqlite3.Connection, urls: Urls, summary: Summary, rows: list[Row]) -> dict[str, Any]:
+def render(
+    connection: sqlite3.Connection, urls: Urls, summary: Summary, rows: list[Row]
+) -> dict[str, Any]:
     body_summary: dict[str, Any] = {
         "deployable": summary.deployable,
         "reason": summary.reason,
@@ -433,7 +513,9 @@ def _render_row(connection: sqlite3.Connection, urls: Urls, row: Row) -> dict[st
         },
         "pact": {
             "createdAt": row.pact["created_at"],
-            "_links": {"self": {"href": urls.pact(row.provider_name, consumer, row.consumer.number)}},
+            "_links": {
+                "self": {"href": urls.pact(row.provider_name, consumer, row.consumer.number)}
+            },
         },
         "verificationResult": None,
     }
@@ -443,7 +525,9 @@ def _render_row(connection: sqlite3.Connection, urls: Urls, row: Row) -> dict[st
             "verifiedAt": row.verification["created_at"],
             "_links": {
                 "self": {
-                    "href": urls.verification_result(row.provider_name, consumer, row.pact["sha"], row.verification["id"])
+                    "href": urls.verification_result(
+                        row.provider_name, consumer, row.pact["sha"], row.verification["id"]
+                    )
                 }
             },
         }
@@ -452,7 +536,9 @@ def _render_row(connection: sqlite3.Connection, urls: Urls, row: Row) -> dict[st
     return rendered
 
 
-def can_i_deploy(connection: sqlite3.Connection, urls: Urls, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def can_i_deploy(
+    connection: sqlite3.Connection, urls: Urls, pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
     query = parse_query(pairs)
     selected = [resolve_selector(connection, selector) for selector in query.selectors]
     rows = build_rows(connection, query, selected)

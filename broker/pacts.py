@@ -155,7 +155,9 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
         for key in ("interactions", "messages"):
             if isinstance(stripped.get(key), list):
                 stripped[key] = [
-                    {k: v for k, v in item.items() if k != "_id"} if isinstance(item, dict) else item
+                    {k: v for k, v in item.items() if k != "_id"}
+                    if isinstance(item, dict)
+                    else item
                     for item in stripped[key]
                 ]
         stripped.pop("metadata", None)
@@ -170,13 +172,16 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
 def publish_pact(
     connection: sqlite3.Connection, version: sqlite3.Row, contract: Contract
 ) -> PublishedPact:
-    """Store one pact for a consumer version; raises `Conflict` if it differs from the stored one."""
+    """Store one pact for a consumer version; `Conflict` if it differs from the stored one."""
     consumer = repository.ensure_pacticipant(connection, contract.consumer_name)
     provider = repository.ensure_pacticipant(connection, contract.provider_name)
     if (conflict := _conflict(connection, version, contract)) is not None:
         raise Conflict(
             {"contracts": [str(conflict)]},
-            notices=[{"type": "error", "text": str(conflict)}, {"type": "info", "text": conflict.diff}],
+            notices=[
+                {"type": "error", "text": str(conflict)},
+                {"type": "info", "text": conflict.diff},
+            ],
         )
     sha = content_sha(contract.document)
     connection.execute(
@@ -278,8 +283,7 @@ def latest_pacts(
         + " GROUP BY consumer_id, provider_id"
     )
     return connection.execute(
-        _PACT_SELECT
-        + f" JOIN ({latest}) latest ON latest.consumer_id = pp.consumer_id"
+        _PACT_SELECT + f" JOIN ({latest}) latest ON latest.consumer_id = pp.consumer_id"
         " AND latest.provider_id = pp.provider_id AND latest.version_id = pp.consumer_version_id"
         " ORDER BY c.name, pr.name",
         {"provider": provider, "tag": tag},

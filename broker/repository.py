@@ -103,7 +103,9 @@ def find_version(
     return row
 
 
-def require_version(connection: sqlite3.Connection, pacticipant_name: str, number: str) -> sqlite3.Row:
+def require_version(
+    connection: sqlite3.Connection, pacticipant_name: str, number: str
+) -> sqlite3.Row:
     pacticipant = require_pacticipant(connection, pacticipant_name)
     version = find_version(connection, pacticipant["id"], number)
     if version is None:

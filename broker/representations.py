@@ -31,17 +31,33 @@ def pacticipant(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
         "_links": {
             "self": link(base, name=name),
             "pb:versions": link(f"{base}/versions"),
-            "pb:version": link(f"{base}/versions/{{version}}", title="Get, create or delete a pacticipant version", templated=True),
-            "pb:version-tag": link(f"{base}/versions/{{version}}/tags/{{tag}}", title="Get, create or delete a tag for a version", templated=True),
-            "pb:branch-version": link(f"{base}/branches/{{branch}}/versions/{{version}}", title="Get or add/create a version for a branch", templated=True),
+            "pb:version": link(
+                f"{base}/versions/{{version}}",
+                title="Get, create or delete a pacticipant version",
+                templated=True,
+            ),
+            "pb:version-tag": link(
+                f"{base}/versions/{{version}}/tags/{{tag}}",
+                title="Get, create or delete a tag for a version",
+                templated=True,
+            ),
+            "pb:branch-version": link(
+                f"{base}/branches/{{branch}}/versions/{{version}}",
+                title="Get or add/create a version for a branch",
+                templated=True,
+            ),
             "pb:latest-version": link(f"{base}/latest-version", title="Latest version"),
             "pb:latest-tagged-version": link(f"{base}/latest-version/{{tag}}", templated=True),
-            "pb:can-i-deploy-badge": link(f"{urls.base}/matrix?q[][pacticipant]={name}&latest=true", templated=False),
+            "pb:can-i-deploy-badge": link(
+                f"{urls.base}/matrix?q[][pacticipant]={name}&latest=true", templated=False
+            ),
         },
     }
 
 
-def version(connection: sqlite3.Connection, urls: Urls, pacticipant_name: str, row: sqlite3.Row) -> dict[str, Any]:
+def version(
+    connection: sqlite3.Connection, urls: Urls, pacticipant_name: str, row: sqlite3.Row
+) -> dict[str, Any]:
     number = row["number"]
     branches = repository.version_branch_names(connection, row["id"])
     tags = repository.version_tags(connection, row["id"])
@@ -54,19 +70,39 @@ def version(connection: sqlite3.Connection, urls: Urls, pacticipant_name: str, r
         "createdAt": row["created_at"],
         "_embedded": {
             "branchVersions": [
-                {"name": name, "_links": {"self": link(urls.branch_version(pacticipant_name, name, number))}} for name in branches
+                {
+                    "name": name,
+                    "_links": {"self": link(urls.branch_version(pacticipant_name, name, number))},
+                }
+                for name in branches
             ],
             "tags": [tag_body(urls, pacticipant_name, number, tag) for tag in tags],
         },
         "_links": {
             "self": link(base, title="Version", name=number),
-            "pb:pacticipant": link(urls.pacticipant(pacticipant_name), title="Pacticipant", name=pacticipant_name),
-            "pb:tag": link(f"{base}/tags/{{tag}}", title="Get, create or delete a tag for this pacticipant version", templated=True),
+            "pb:pacticipant": link(
+                urls.pacticipant(pacticipant_name), title="Pacticipant", name=pacticipant_name
+            ),
+            "pb:tag": link(
+                f"{base}/tags/{{tag}}",
+                title="Get, create or delete a tag for this pacticipant version",
+                templated=True,
+            ),
             "pb:deployed-environments": [
-                link(urls.environment(env["uuid"]), title=env["display_name"] or env["name"], name=env["name"]) for env in deployed
+                link(
+                    urls.environment(env["uuid"]),
+                    title=env["display_name"] or env["name"],
+                    name=env["name"],
+                )
+                for env in deployed
             ],
             "pb:released-environments": [
-                link(urls.environment(env["uuid"]), title=env["display_name"] or env["name"], name=env["name"]) for env in released
+                link(
+                    urls.environment(env["uuid"]),
+                    title=env["display_name"] or env["name"],
+                    name=env["name"],
+                )
+                for env in released
             ],
             "pb:record-deployment": [
                 link(
@@ -92,7 +128,11 @@ def tag_body(urls: Urls, pacticipant_name: str, number: str, tag: sqlite3.Row) -
     return {
         "name": tag["name"],
         "createdAt": tag["created_at"],
-        "_links": {"self": link(urls.tag(pacticipant_name, number, tag["name"]), title="Tag", name=tag["name"])},
+        "_links": {
+            "self": link(
+                urls.tag(pacticipant_name, number, tag["name"]), title="Tag", name=tag["name"]
+            )
+        },
     }
 
 
@@ -104,7 +144,9 @@ def environment(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
         "production": bool(row["production"]),
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
-        "_links": {"self": link(urls.environment(row["uuid"]), title="Environment", name=row["name"])},
+        "_links": {
+            "self": link(urls.environment(row["uuid"]), title="Environment", name=row["name"])
+        },
     }
 
 
@@ -122,14 +164,25 @@ def deployment(connection: sqlite3.Connection, urls: Urls, row: sqlite3.Row) -> 
 
 def release(connection: sqlite3.Connection, urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
     body = _environment_entry(connection, urls, row, urls.released_version(row["uuid"]))
-    body |= {"currentlySupported": row["support_ended_at"] is None, "supportEndedAt": row["support_ended_at"]}
+    body |= {
+        "currentlySupported": row["support_ended_at"] is None,
+        "supportEndedAt": row["support_ended_at"],
+    }
     return body
 
 
-def _environment_entry(connection: sqlite3.Connection, urls: Urls, row: sqlite3.Row, href: str) -> dict[str, Any]:
-    version_row = connection.execute("SELECT * FROM versions WHERE id = ?", (row["version_id"],)).fetchone()
-    pacticipant_row = connection.execute("SELECT * FROM pacticipants WHERE id = ?", (row["pacticipant_id"],)).fetchone()
-    environment_row = connection.execute("SELECT * FROM environments WHERE id = ?", (row["environment_id"],)).fetchone()
+def _environment_entry(
+    connection: sqlite3.Connection, urls: Urls, row: sqlite3.Row, href: str
+) -> dict[str, Any]:
+    version_row = connection.execute(
+        "SELECT * FROM versions WHERE id = ?", (row["version_id"],)
+    ).fetchone()
+    pacticipant_row = connection.execute(
+        "SELECT * FROM pacticipants WHERE id = ?", (row["pacticipant_id"],)
+    ).fetchone()
+    environment_row = connection.execute(
+        "SELECT * FROM environments WHERE id = ?", (row["environment_id"],)
+    ).fetchone()
     name, number = pacticipant_row["name"], version_row["number"]
     return {
         "uuid": row["uuid"],
@@ -143,7 +196,9 @@ def _environment_entry(connection: sqlite3.Connection, urls: Urls, row: sqlite3.
     }
 
 
-def pact_document(urls: Urls, row: sqlite3.Row, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def pact_document(
+    urls: Urls, row: sqlite3.Row, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The stored pact with the links the verifier follows to publish results.
 
     The metadata of the URL it was fetched by (WIP, consumer versions) goes into the results
@@ -153,14 +208,29 @@ def pact_document(urls: Urls, row: sqlite3.Row, metadata: dict[str, Any] | None 
     document: dict[str, Any] = json.loads(row["content"])
     document["createdAt"] = row["created_at"]
     document["_links"] = {
-        "self": link(urls.pact(provider, consumer, row["consumer_version_number"]), title="Pact", name=pact_name(row)),
+        "self": link(
+            urls.pact(provider, consumer, row["consumer_version_number"]),
+            title="Pact",
+            name=pact_name(row),
+        ),
         "pb:consumer": link(urls.pacticipant(consumer), title="Consumer", name=consumer),
-        "pb:consumer-version": link(urls.version(consumer, row["consumer_version_number"]), title="Consumer version", name=row["consumer_version_number"]),
+        "pb:consumer-version": link(
+            urls.version(consumer, row["consumer_version_number"]),
+            title="Consumer version",
+            name=row["consumer_version_number"],
+        ),
         "pb:provider": link(urls.pacticipant(provider), title="Provider", name=provider),
-        "pb:pact-version": link(urls.pact_version(provider, consumer, sha), title="Pact content version permalink", name=sha),
-        "pb:latest-pact-version": link(f"{urls.integration(provider, consumer)}/latest", title="Latest version of this pact"),
+        "pb:pact-version": link(
+            urls.pact_version(provider, consumer, sha),
+            title="Pact content version permalink",
+            name=sha,
+        ),
+        "pb:latest-pact-version": link(
+            f"{urls.integration(provider, consumer)}/latest", title="Latest version of this pact"
+        ),
         "pb:publish-verification-results": link(
-            urls.verification_results(provider, consumer, sha, metadata), title="Publish verification results"
+            urls.verification_results(provider, consumer, sha, metadata),
+            title="Publish verification results",
         ),
         "pb:matrix-for-consumer-version": link(
             f"{urls.base}/matrix?q[][pacticipant]={consumer}&q[][version]={row['consumer_version_number']}&latestby=cvpv",
@@ -171,23 +241,35 @@ def pact_document(urls: Urls, row: sqlite3.Row, metadata: dict[str, Any] | None 
 
 
 def pact_name(row: sqlite3.Row) -> str:
-    return f"Pact between {row['consumer_name']} ({row['consumer_version_number']}) and {row['provider_name']}"
+    consumer, number = row["consumer_name"], row["consumer_version_number"]
+    return f"Pact between {consumer} ({number}) and {row['provider_name']}"
 
 
 def pact_summary(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
     """A pact in a list (`/pacts/latest`): what `list-latest-pact-versions` prints."""
-    consumer, provider, number = row["consumer_name"], row["provider_name"], row["consumer_version_number"]
+    consumer, provider, number = (
+        row["consumer_name"],
+        row["provider_name"],
+        row["consumer_version_number"],
+    )
     return {
         "createdAt": row["created_at"],
         "_embedded": {
             "consumer": {
                 "name": consumer,
                 "_links": {"self": link(urls.pacticipant(consumer))},
-                "_embedded": {"version": {"number": number, "_links": {"self": link(urls.version(consumer, number))}}},
+                "_embedded": {
+                    "version": {
+                        "number": number,
+                        "_links": {"self": link(urls.version(consumer, number))},
+                    }
+                },
             },
             "provider": {"name": provider, "_links": {"self": link(urls.pacticipant(provider))}},
         },
-        "_links": {"self": [link(urls.pact(provider, consumer, number), title="Pact", name=pact_name(row))]},
+        "_links": {
+            "self": [link(urls.pact(provider, consumer, number), title="Pact", name=pact_name(row))]
+        },
     }
 
 
@@ -202,10 +284,16 @@ def verification(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
         "testResults": json.loads(row["test_results"]) if row["test_results"] else None,
         "verifiedBy": json.loads(row["verified_by"]) if row["verified_by"] else None,
         "_links": {
-            "self": link(urls.verification_result(provider, consumer, sha, row["id"]), title="Verification result"),
-            "pb:pact-version": link(urls.pact_version(provider, consumer, sha), title="Pact", name=sha),
+            "self": link(
+                urls.verification_result(provider, consumer, sha, row["id"]),
+                title="Verification result",
+            ),
+            "pb:pact-version": link(
+                urls.pact_version(provider, consumer, sha), title="Pact", name=sha
+            ),
             "pb:provider-version": link(
-                urls.version(provider, row["provider_version_number"]), name=row["provider_version_number"]
+                urls.version(provider, row["provider_version_number"]),
+                name=row["provider_version_number"],
             ),
         },
     }

@@ -30,7 +30,15 @@ Kind = Literal[
     "environment",
 ]
 
-BRANCH_KEYS = {"latest", "tag", "fallbackTag", "branch", "fallbackBranch", "matchingBranch", "mainBranch"}
+BRANCH_KEYS = {
+    "latest",
+    "tag",
+    "fallbackTag",
+    "branch",
+    "fallbackBranch",
+    "matchingBranch",
+    "mainBranch",
+}
 ENVIRONMENT_KEYS = {"environment", "deployed", "released", "deployedOrReleased"}
 ALL_KEYS = BRANCH_KEYS | ENVIRONMENT_KEYS | {"consumer"}
 
@@ -64,18 +72,28 @@ class SelectedPact:
 # --- validation -----------------------------------------------------------------------------
 
 
-def validate(query: PactsForVerificationQuery, connection: sqlite3.Connection) -> dict[str, list[str]]:
+def validate(
+    query: PactsForVerificationQuery, connection: sqlite3.Connection
+) -> dict[str, list[str]]:
     """The real broker's validation messages for a pacts-for-verification body, by field."""
     errors: dict[str, list[str]] = {}
     for index, selector in enumerate(query.consumer_version_selectors):
         messages = _selector_errors(selector, query, connection)
         if messages:
             errors[f"consumerVersionSelectors[{index}]"] = messages
-    if query.include_wip_pacts_since is not None and _parse_date(query.include_wip_pacts_since) is None:
+    if (
+        query.include_wip_pacts_since is not None
+        and _parse_date(query.include_wip_pacts_since) is None
+    ):
         errors["includeWipPactsSince"] = ["must be a date (YYYY-MM-DD) or a date-time"]
     branch = query.provider_version_branch
     pending_or_wip = query.include_pending_status or query.include_wip_pacts_since is not None
-    if branch is not None and not branch.strip() and pending_or_wip and not query.provider_version_tags:
+    if (
+        branch is not None
+        and not branch.strip()
+        and pending_or_wip
+        and not query.provider_version_tags
+    ):
         errors["providerVersionBranch"] = [
             "when pending or WIP pacts are enabled and there are no tags provided, the provider"
             " version branch must not be an empty string, as it is used in the calculations for"
@@ -133,7 +151,9 @@ def _selector_errors(
     if selector.main_branch and selector.latest is False:
         errors.append("cannot specify mainBranch=true with latest=false")
     if selector.matching_branch and keys - {"consumer", "matchingBranch"}:
-        errors.append("cannot specify matchingBranch=true with any other criteria apart from consumer")
+        errors.append(
+            "cannot specify matchingBranch=true with any other criteria apart from consumer"
+        )
     if selector.matching_branch and not (query.provider_version_branch or "").strip():
         errors.append(
             "the providerVersionBranch must be specified when the selector matchingBranch=true"
@@ -290,8 +310,12 @@ def select_pacts(
     if selector.kind == "environment":
         # An environment alone means deployed or released there (`for_environment`).
         return [
-            *select_pacts(connection, provider_id, Selector("deployed", selector.consumer, selector.value)),
-            *select_pacts(connection, provider_id, Selector("released", selector.consumer, selector.value)),
+            *select_pacts(
+                connection, provider_id, Selector("deployed", selector.consumer, selector.value)
+            ),
+            *select_pacts(
+                connection, provider_id, Selector("released", selector.consumer, selector.value)
+            ),
         ]
     rows = connection.execute(
         f"""
@@ -309,7 +333,15 @@ def select_pacts(
     ).fetchall()
     return [
         SelectedPact(
-            pact_version_id, sha, consumer, version_id, number, created_at, selector, label, instance
+            pact_version_id,
+            sha,
+            consumer,
+            version_id,
+            number,
+            created_at,
+            selector,
+            label,
+            instance,
         )
         for pact_version_id, sha, consumer, version_id, number, created_at, label, instance in rows
     ]

@@ -16,8 +16,10 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STARTUP_TIMEOUT_S = 20
 
@@ -43,7 +45,18 @@ def start_broker(
 ) -> RunningBroker:
     """`python -m broker --port 0` and the URL it prints once it accepts connections."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "--host", "127.0.0.1", "--port", str(port), "--db", str(database), *(extra_args or [])],
+        [
+            sys.executable,
+            "-m",
+            "broker",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            str(database),
+            *(extra_args or []),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
@@ -63,7 +76,9 @@ def unique_name(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
-def pact_document(consumer: str, provider: str, paths: list[str], spec: str = "4.0") -> dict[str, Any]:
+def pact_document(
+    consumer: str, provider: str, paths: list[str], spec: str = "4.0"
+) -> dict[str, Any]:
     """A pact whose interactions GET each path and expect 200 (the test provider answers that).
 
     Giving each consumer version its own paths lets a test see, from the provider's request log,
@@ -155,7 +170,9 @@ class RecordingProvider:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> RecordingProvider:
         self._thread.start()

@@ -59,7 +59,9 @@ def can_i_deploy(
     if not to and not environment:
         raise invalid("environment", "either to (a tag) or environment is required")
     pairs = [("q[][pacticipant]", pacticipant), ("q[][version]", version), ("latestby", "cvp")]
-    pairs += [("environment", environment)] if environment else [("tag", to or ""), ("latest", "true")]
+    pairs += (
+        [("environment", environment)] if environment else [("tag", to or ""), ("latest", "true")]
+    )
     with database.read() as connection:
         return matrix.can_i_deploy(connection, urls, pairs)
 
@@ -72,9 +74,19 @@ def integrations(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
         "_embedded": {
             "integrations": [
                 {
-                    "consumer": {"name": row["consumer_name"], "_links": {"self": link(urls.pacticipant(row["consumer_name"]))}},
-                    "provider": {"name": row["provider_name"], "_links": {"self": link(urls.pacticipant(row["provider_name"]))}},
-                    "_links": {"pb:latest-pact": link(f"{urls.integration(row['provider_name'], row['consumer_name'])}/latest")},
+                    "consumer": {
+                        "name": row["consumer_name"],
+                        "_links": {"self": link(urls.pacticipant(row["consumer_name"]))},
+                    },
+                    "provider": {
+                        "name": row["provider_name"],
+                        "_links": {"self": link(urls.pacticipant(row["provider_name"]))},
+                    },
+                    "_links": {
+                        "pb:latest-pact": link(
+                            f"{urls.integration(row['provider_name'], row['consumer_name'])}/latest"
+                        )
+                    },
                 }
                 for row in rows
             ]
@@ -94,7 +106,16 @@ def metrics(database: DatabaseDep) -> dict[str, Any]:
     with database.read() as connection:
         count = {
             table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("pacticipants", "versions", "pact_publications", "pact_versions", "verifications", "environments", "deployed_versions", "released_versions")
+            for table in (
+                "pacticipants",
+                "versions",
+                "pact_publications",
+                "pact_versions",
+                "verifications",
+                "environments",
+                "deployed_versions",
+                "released_versions",
+            )
         }
     return {
         "pacticipants": {"count": count["pacticipants"]},

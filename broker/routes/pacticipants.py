@@ -44,7 +44,10 @@ def list_pacticipants(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     items = [rep.pacticipant(urls, row) for row in rows]
     return {
         "_embedded": {"pacticipants": items},
-        "_links": {"self": link(f"{urls.base}/pacticipants"), "pacticipants": [item["_links"]["self"] for item in items]},
+        "_links": {
+            "self": link(f"{urls.base}/pacticipants"),
+            "pacticipants": [item["_links"]["self"] for item in items],
+        },
     }
 
 
@@ -54,7 +57,9 @@ def _changes(body: PacticipantChanges) -> dict[str, str | None]:
 
 
 @router.post("/pacticipants", status_code=201)
-def create_pacticipant(body: PacticipantChanges, database: DatabaseDep, urls: UrlsDep) -> HalResponse:
+def create_pacticipant(
+    body: PacticipantChanges, database: DatabaseDep, urls: UrlsDep
+) -> HalResponse:
     if body.name is None:
         raise invalid("name", "is missing")
     _not_blank("name", body.name)
@@ -73,7 +78,9 @@ def get_pacticipant(pacticipant: str, database: DatabaseDep, urls: UrlsDep) -> d
 
 @router.put(PACTICIPANT)
 @router.patch(PACTICIPANT)
-def update_pacticipant(pacticipant: str, body: PacticipantChanges, database: DatabaseDep, urls: UrlsDep) -> HalResponse:
+def update_pacticipant(
+    pacticipant: str, body: PacticipantChanges, database: DatabaseDep, urls: UrlsDep
+) -> HalResponse:
     _not_blank("name", pacticipant)
     if body.name is not None and body.name != pacticipant:
         raise invalid("name", "cannot be changed (it must match the name in the URL)")
@@ -88,38 +95,71 @@ def delete_pacticipant(pacticipant: str, database: DatabaseDep, urls: UrlsDep) -
     # The real broker answers 204; an empty answer is an error for the Rust clients, so 200 JSON.
     with database.write() as connection:
         repository.delete_pacticipant(connection, pacticipant)
-    return {"deleted": pacticipant, "_links": {"pb:pacticipants": link(f"{urls.base}/pacticipants")}}
+    return {
+        "deleted": pacticipant,
+        "_links": {"pb:pacticipants": link(f"{urls.base}/pacticipants")},
+    }
 
 
 # --- versions -------------------------------------------------------------------------------
 
 
 @router.get(PACTICIPANT + "/versions")
-def list_versions(pacticipant: str, database: DatabaseDep, urls: UrlsDep, size: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+def list_versions(
+    pacticipant: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    size: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
     with database.read() as connection:
         row = repository.require_pacticipant(connection, pacticipant)
-        versions = [rep.version(connection, urls, pacticipant, v) for v in repository.list_versions(connection, row["id"])[:size]]
-    return {"_embedded": {"versions": versions}, "_links": {"self": link(f"{urls.pacticipant(pacticipant)}/versions")}}
+        versions = [
+            rep.version(connection, urls, pacticipant, v)
+            for v in repository.list_versions(connection, row["id"])[:size]
+        ]
+    return {
+        "_embedded": {"versions": versions},
+        "_links": {"self": link(f"{urls.pacticipant(pacticipant)}/versions")},
+    }
 
 
 @router.get(VERSION)
-def get_version(pacticipant: str, version: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_version(
+    pacticipant: str, version: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
-        return rep.version(connection, urls, pacticipant, repository.require_version(connection, pacticipant, version))
+        return rep.version(
+            connection,
+            urls,
+            pacticipant,
+            repository.require_version(connection, pacticipant, version),
+        )
 
 
 @router.put(VERSION)
-def put_version(pacticipant: str, version: str, database: DatabaseDep, urls: UrlsDep, body: Annotated[VersionChanges | None, Body()] = None) -> HalResponse:
+def put_version(
+    pacticipant: str,
+    version: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    body: Annotated[VersionChanges | None, Body()] = None,
+) -> HalResponse:
     _not_blank("version", version)
     with database.write() as connection:
         pacticipant_row = repository.ensure_pacticipant(connection, pacticipant)
-        row, created = repository.ensure_version(connection, pacticipant_row["id"], version, body.build_url if body else None)
-        return HalResponse(rep.version(connection, urls, pacticipant, row), status_code=201 if created else 200)
+        row, created = repository.ensure_version(
+            connection, pacticipant_row["id"], version, body.build_url if body else None
+        )
+        return HalResponse(
+            rep.version(connection, urls, pacticipant, row), status_code=201 if created else 200
+        )
 
 
 @router.get(PACTICIPANT + "/latest-version")
 @router.get(PACTICIPANT + "/latest-version/{tag:seg}")
-def get_latest_version(pacticipant: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
+def get_latest_version(
+    pacticipant: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None
+) -> dict[str, Any]:
     with database.read() as connection:
         pacticipant_row = repository.require_pacticipant(connection, pacticipant)
         row = repository.latest_version(connection, pacticipant_row["id"], tag=tag)
@@ -132,19 +172,32 @@ def get_latest_version(pacticipant: str, database: DatabaseDep, urls: UrlsDep, t
 
 
 @router.put(VERSION + "/tags/{tag:seg}")
-def put_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
+def put_tag(
+    pacticipant: str,
+    version: str,
+    tag: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    body: OptionalBody = None,
+) -> HalResponse:
     _not_blank("version", version)
     _not_blank("tag", tag)
     with database.write() as connection:
         pacticipant_row = repository.ensure_pacticipant(connection, pacticipant)
         version_row, _ = repository.ensure_version(connection, pacticipant_row["id"], version)
         created = repository.add_tag(connection, version_row, tag)
-        tag_row = next(t for t in repository.version_tags(connection, version_row["id"]) if t["name"] == tag)
-    return HalResponse(rep.tag_body(urls, pacticipant, version, tag_row), status_code=201 if created else 200)
+        tag_row = next(
+            t for t in repository.version_tags(connection, version_row["id"]) if t["name"] == tag
+        )
+    return HalResponse(
+        rep.tag_body(urls, pacticipant, version, tag_row), status_code=201 if created else 200
+    )
 
 
 @router.get(VERSION + "/tags/{tag:seg}")
-def get_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_tag(
+    pacticipant: str, version: str, tag: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
         for tag_row in repository.version_tags(connection, version_row["id"]):
@@ -154,7 +207,14 @@ def get_tag(pacticipant: str, version: str, tag: str, database: DatabaseDep, url
 
 
 @router.put(PACTICIPANT + "/branches/{branch:seg}/versions/{version:seg}")
-def put_branch_version(pacticipant: str, branch: str, version: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
+def put_branch_version(
+    pacticipant: str,
+    branch: str,
+    version: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    body: OptionalBody = None,
+) -> HalResponse:
     _not_blank("branch", branch)
     _not_blank("version", version)
     with database.write() as connection:
@@ -166,7 +226,9 @@ def put_branch_version(pacticipant: str, branch: str, version: str, database: Da
 
 
 @router.get(PACTICIPANT + "/branches/{branch:seg}/versions/{version:seg}")
-def get_branch_version(pacticipant: str, branch: str, version: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_branch_version(
+    pacticipant: str, branch: str, version: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
         if branch not in repository.version_branch_names(connection, version_row["id"]):
@@ -174,13 +236,19 @@ def get_branch_version(pacticipant: str, branch: str, version: str, database: Da
         return _branch_version(connection, urls, pacticipant, branch, version_row)
 
 
-def _branch_version(connection: Any, urls: UrlsDep, pacticipant: str, branch: str, version_row: Any) -> dict[str, Any]:
+def _branch_version(
+    connection: Any, urls: UrlsDep, pacticipant: str, branch: str, version_row: Any
+) -> dict[str, Any]:
     number = version_row["number"]
     return {
         "name": branch,
         "_embedded": {"version": rep.version(connection, urls, pacticipant, version_row)},
         "_links": {
-            "self": link(urls.branch_version(pacticipant, branch, number), title="Branch version", name=number),
+            "self": link(
+                urls.branch_version(pacticipant, branch, number),
+                title="Branch version",
+                name=number,
+            ),
             "pb:branch": link(urls.branch(pacticipant, branch), name=branch),
             "pb:version": link(urls.version(pacticipant, number), name=number),
         },
@@ -188,7 +256,9 @@ def _branch_version(connection: Any, urls: UrlsDep, pacticipant: str, branch: st
 
 
 @router.get(PACTICIPANT + "/branches/{branch:seg}")
-def get_branch(pacticipant: str, branch: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_branch(
+    pacticipant: str, branch: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
         pacticipant_row = repository.require_pacticipant(connection, pacticipant)
         row = repository.find_branch(connection, pacticipant_row["id"], branch)
@@ -211,9 +281,15 @@ def get_branch(pacticipant: str, branch: str, database: DatabaseDep, urls: UrlsD
 
 
 @router.get("/environments")
-def list_environments(database: DatabaseDep, urls: UrlsDep, name: str | None = None) -> dict[str, Any]:
+def list_environments(
+    database: DatabaseDep, urls: UrlsDep, name: str | None = None
+) -> dict[str, Any]:
     with database.read() as connection:
-        rows = [row for row in repository.list_environments(connection) if name is None or row["name"] == name]
+        rows = [
+            row
+            for row in repository.list_environments(connection)
+            if name is None or row["name"] == name
+        ]
     return {
         "_embedded": {"environments": [rep.environment(urls, row) for row in rows]},
         "_links": {"self": link(f"{urls.base}/environments")},
@@ -231,8 +307,16 @@ def create_environment(body: EnvironmentBody, database: DatabaseDep, urls: UrlsD
     _validate_environment(body)
     with database.write() as connection:
         if repository.find_environment_by_name(connection, body.name) is not None:
-            raise Conflict({"name": [f"Another environment with name '{body.name}' already exists."]})
-        row = repository.save_environment(connection, environment_uuid=None, name=body.name, display_name=body.display_name, production=body.production)
+            raise Conflict(
+                {"name": [f"Another environment with name '{body.name}' already exists."]}
+            )
+        row = repository.save_environment(
+            connection,
+            environment_uuid=None,
+            name=body.name,
+            display_name=body.display_name,
+            production=body.production,
+        )
     return HalResponse(rep.environment(urls, row), status_code=201)
 
 
@@ -243,14 +327,24 @@ def get_environment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str
 
 
 @router.put("/environments/{uuid:seg}")
-def update_environment(uuid: str, body: EnvironmentBody, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def update_environment(
+    uuid: str, body: EnvironmentBody, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     _validate_environment(body)
     with database.write() as connection:
         repository.require_environment(connection, uuid)
         other = repository.find_environment_by_name(connection, body.name)
         if other is not None and other["uuid"] != uuid:
-            raise Conflict({"name": [f"Another environment with name '{body.name}' already exists."]})
-        row = repository.save_environment(connection, environment_uuid=uuid, name=body.name, display_name=body.display_name, production=body.production)
+            raise Conflict(
+                {"name": [f"Another environment with name '{body.name}' already exists."]}
+            )
+        row = repository.save_environment(
+            connection,
+            environment_uuid=uuid,
+            name=body.name,
+            display_name=body.display_name,
+            production=body.production,
+        )
     return rep.environment(urls, row)
 
 
@@ -262,21 +356,31 @@ def delete_environment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[
 
 
 @router.get("/environments/{uuid:seg}/deployed-versions/currently-deployed")
-def currently_deployed(uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None) -> dict[str, Any]:
+def currently_deployed(
+    uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None
+) -> dict[str, Any]:
     with database.read() as connection:
         environment = repository.require_environment(connection, uuid)
         rows = repository.currently_deployed(connection, environment["id"], pacticipant)
         items = [rep.deployment(connection, urls, row) for row in rows]
-    return {"_embedded": {"deployedVersions": items}, "_links": {"self": link(f"{urls.environment(uuid)}/deployed-versions/currently-deployed")}}
+    return {
+        "_embedded": {"deployedVersions": items},
+        "_links": {"self": link(f"{urls.environment(uuid)}/deployed-versions/currently-deployed")},
+    }
 
 
 @router.get("/environments/{uuid:seg}/released-versions/currently-supported")
-def currently_supported(uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None) -> dict[str, Any]:
+def currently_supported(
+    uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None
+) -> dict[str, Any]:
     with database.read() as connection:
         environment = repository.require_environment(connection, uuid)
         rows = repository.currently_supported(connection, environment["id"], pacticipant)
         items = [rep.release(connection, urls, row) for row in rows]
-    return {"_embedded": {"releasedVersions": items}, "_links": {"self": link(f"{urls.environment(uuid)}/released-versions/currently-supported")}}
+    return {
+        "_embedded": {"releasedVersions": items},
+        "_links": {"self": link(f"{urls.environment(uuid)}/released-versions/currently-supported")},
+    }
 
 
 # --- deployments and releases ---------------------------------------------------------------
@@ -284,9 +388,14 @@ def currently_supported(uuid: str, database: DatabaseDep, urls: UrlsDep, pactici
 
 @router.post(VERSION + "/deployed-versions/environment/{uuid:seg}", status_code=201)
 def record_deployment(
-    pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep, body: Annotated[DeploymentBody | None, Body()] = None
+    pacticipant: str,
+    version: str,
+    uuid: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    body: Annotated[DeploymentBody | None, Body()] = None,
 ) -> HalResponse:
-    """Record a deployment; the previous version in the same environment and instance is undeployed."""
+    """Record a deployment; the version it replaces (environment and instance) is undeployed."""
     instance = (body.application_instance or body.target) if body else None
     with database.write() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
@@ -296,7 +405,14 @@ def record_deployment(
 
 
 @router.post(VERSION + "/released-versions/environment/{uuid:seg}", status_code=201)
-def record_release(pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep, body: OptionalBody = None) -> HalResponse:
+def record_release(
+    pacticipant: str,
+    version: str,
+    uuid: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    body: OptionalBody = None,
+) -> HalResponse:
     with database.write() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
         environment = repository.require_environment(connection, uuid)
@@ -305,12 +421,21 @@ def record_release(pacticipant: str, version: str, uuid: str, database: Database
 
 
 @router.get(VERSION + "/deployed-versions/environment/{uuid:seg}")
-def version_deployments(pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def version_deployments(
+    pacticipant: str, version: str, uuid: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
         version_row = repository.require_version(connection, pacticipant, version)
         environment = repository.require_environment(connection, uuid)
-        rows = [r for r in repository.currently_deployed(connection, environment["id"], pacticipant) if r["version_id"] == version_row["id"]]
-        return {"_embedded": {"deployedVersions": [rep.deployment(connection, urls, r) for r in rows]}, "_links": {"self": link(urls.record_deployment(pacticipant, version, uuid))}}
+        rows = [
+            r
+            for r in repository.currently_deployed(connection, environment["id"], pacticipant)
+            if r["version_id"] == version_row["id"]
+        ]
+        return {
+            "_embedded": {"deployedVersions": [rep.deployment(connection, urls, r) for r in rows]},
+            "_links": {"self": link(urls.record_deployment(pacticipant, version, uuid))},
+        }
 
 
 @router.get("/deployed-versions/{uuid:seg}")
@@ -320,12 +445,20 @@ def get_deployment(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str,
 
 
 @router.patch("/deployed-versions/{uuid:seg}")
-def change_deployment(uuid: str, body: CurrentlyDeployedChange, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def change_deployment(
+    uuid: str, body: CurrentlyDeployedChange, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     """Undeploy (`{"currentlyDeployed": false}`, what record-undeployment sends)."""
     if body.currently_deployed is True:
-        raise BrokerError({"currentlyDeployed": ["a deployment cannot be redeployed; record a new deployment"]})
+        raise BrokerError(
+            {"currentlyDeployed": ["a deployment cannot be redeployed; record a new deployment"]}
+        )
     with database.write() as connection:
-        row = repository.undeploy(connection, uuid) if body.currently_deployed is False else repository.require_deployment(connection, uuid)
+        row = (
+            repository.undeploy(connection, uuid)
+            if body.currently_deployed is False
+            else repository.require_deployment(connection, uuid)
+        )
         return rep.deployment(connection, urls, row)
 
 
@@ -336,10 +469,18 @@ def get_release(uuid: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, An
 
 
 @router.patch("/released-versions/{uuid:seg}")
-def change_release(uuid: str, body: CurrentlySupportedChange, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def change_release(
+    uuid: str, body: CurrentlySupportedChange, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     """End support (`{"currentlySupported": false}`, what record-support-ended sends)."""
     if body.currently_supported is True:
-        raise BrokerError({"currentlySupported": ["support cannot be restarted; record a new release"]})
+        raise BrokerError(
+            {"currentlySupported": ["support cannot be restarted; record a new release"]}
+        )
     with database.write() as connection:
-        row = repository.end_support(connection, uuid) if body.currently_supported is False else repository.require_release(connection, uuid)
+        row = (
+            repository.end_support(connection, uuid)
+            if body.currently_supported is False
+            else repository.require_release(connection, uuid)
+        )
         return rep.release(connection, urls, row)

@@ -13,7 +13,7 @@ from broker import pacts, repository
 from broker import representations as rep
 from broker import selectors as selector_module
 from broker.deps import DatabaseDep, UrlsDep
-from broker.errors import ValidationError, invalid
+from broker.errors import NotFound, ValidationError, invalid
 from broker.for_verification import pacts_for_verification
 from broker.hal import decode_metadata, link
 from broker.models import PactsForVerificationQuery, PublishContracts, VerificationResult
@@ -31,7 +31,9 @@ def _decode_contract(index: int, content: str, content_type: str) -> dict[str, A
     try:
         document = json.loads(base64.b64decode(content, validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid(f"{field}.content", "must be the base64 encoding of a JSON document") from None
+        raise invalid(
+            f"{field}.content", "must be the base64 encoding of a JSON document"
+        ) from None
     if not isinstance(document, dict):
         raise invalid(f"{field}.content", "must be a JSON object (a pact)")
     return document
@@ -65,7 +67,9 @@ def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsD
     for index, contract in enumerate(body.contracts):
         field = f"contracts[{index}]"
         if contract.consumer_name != body.pacticipant_name:
-            errors[f"{field}.consumerName"] = [f"must match the pacticipantName '{body.pacticipant_name}'"]
+            errors[f"{field}.consumerName"] = [
+                f"must match the pacticipantName '{body.pacticipant_name}'"
+            ]
         if not contract.provider_name.strip():
             errors[f"{field}.providerName"] = ["can't be blank"]
         if contract.specification != "pact":
@@ -74,7 +78,9 @@ def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsD
             continue
         try:
             document = _decode_contract(index, contract.content, contract.content_type)
-            _check_parties(document, contract.consumer_name, contract.provider_name, f"{field}.content")
+            _check_parties(
+                document, contract.consumer_name, contract.provider_name, f"{field}.content"
+            )
         except ValidationError as error:
             errors.update(error.errors)
             continue
@@ -95,15 +101,29 @@ def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsD
         pacticipant = rep.pacticipant(urls, result.pacticipant)
     name, number = body.pacticipant_name, body.pacticipant_version_number
     notices = [{"type": "info", "text": _created_text(result)}, *result.notices]
-    notices.append({"type": "prompt", "text": "Next steps: verify the pacts, then ask can-i-deploy before deploying."})
+    notices.append(
+        {
+            "type": "prompt",
+            "text": "Next steps: verify the pacts, then ask can-i-deploy before deploying.",
+        }
+    )
     return HalResponse(
         {
             "notices": notices,
-            "logs": [{"level": n["type"], "message": n["text"], "deprecationWarning": "Replaced by notices"} for n in notices],
+            "logs": [
+                {
+                    "level": n["type"],
+                    "message": n["text"],
+                    "deprecationWarning": "Replaced by notices",
+                }
+                for n in notices
+            ],
             "_embedded": {"pacticipant": pacticipant, "version": version},
             "_links": {
                 "pb:pacticipant": link(urls.pacticipant(name), title="Pacticipant", name=name),
-                "pb:pacticipant-version": link(urls.version(name, number), title="Pacticipant version", name=number),
+                "pb:pacticipant-version": link(
+                    urls.version(name, number), title="Pacticipant version", name=number
+                ),
                 "pb:pacticipant-version-tags": [
                     link(urls.tag(name, number, tag), title="Tag", name=tag) for tag in body.tags
                 ],
@@ -111,7 +131,9 @@ def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsD
                     link(
                         urls.pact(pact.provider_name, pact.consumer_name, number),
                         title="Pact",
-                        name=f"Pact between {pact.consumer_name} ({number}) and {pact.provider_name}",
+                        name=(
+                            f"Pact between {pact.consumer_name} ({number}) and {pact.provider_name}"
+                        ),
                     )
                     for pact in result.pacts
                 ],
@@ -132,7 +154,12 @@ def _created_text(result: pacts.PublishResult) -> str:
 
 @router.put(INTEGRATION + "/version/{version:seg}", status_code=201)
 def publish_pact(
-    provider: str, consumer: str, version: str, document: Annotated[dict[str, Any], Body()], database: DatabaseDep, urls: UrlsDep
+    provider: str,
+    consumer: str,
+    version: str,
+    document: Annotated[dict[str, Any], Body()],
+    database: DatabaseDep,
+    urls: UrlsDep,
 ) -> HalResponse:
     """The old way to publish one pact (`PUT /pacts/provider/P/consumer/C/version/V`)."""
     if not version.strip():
@@ -141,14 +168,18 @@ def publish_pact(
     with database.write() as connection:
         consumer_row = repository.ensure_pacticipant(connection, consumer)
         version_row, _ = repository.ensure_version(connection, consumer_row["id"], version)
-        published = pacts.publish_pact(connection, version_row, pacts.Contract(consumer, provider, document))
+        published = pacts.publish_pact(
+            connection, version_row, pacts.Contract(consumer, provider, document)
+        )
         row = pacts.find_pact(connection, provider, consumer, version)
     status = 201 if published.outcome == "created" else 200
     return HalResponse(rep.pact_document(urls, row), status_code=status)
 
 
 @router.get(INTEGRATION + "/version/{version:seg}")
-def get_pact(provider: str, consumer: str, version: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_pact(
+    provider: str, consumer: str, version: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.find_pact(connection, provider, consumer, version))
 
@@ -156,28 +187,44 @@ def get_pact(provider: str, consumer: str, version: str, database: DatabaseDep, 
 @router.get(INTEGRATION + "/pact-version/{sha:seg}")
 @router.get(INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}")
 def get_pact_version(
-    provider: str, consumer: str, sha: str, database: DatabaseDep, urls: UrlsDep, metadata: str | None = None
+    provider: str,
+    consumer: str,
+    sha: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    metadata: str | None = None,
 ) -> dict[str, Any]:
     decoded = decode_metadata(metadata) if metadata else None
     with database.read() as connection:
-        return rep.pact_document(urls, pacts.find_pact_by_sha(connection, provider, consumer, sha), decoded)
+        return rep.pact_document(
+            urls, pacts.find_pact_by_sha(connection, provider, consumer, sha), decoded
+        )
 
 
 @router.get(INTEGRATION + "/latest")
 @router.get(INTEGRATION + "/latest/{tag:seg}")
-def get_latest_pact(provider: str, consumer: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
+def get_latest_pact(
+    provider: str, consumer: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None
+) -> dict[str, Any]:
     with database.read() as connection:
         return rep.pact_document(urls, pacts.latest_pact(connection, provider, consumer, tag=tag))
 
 
 @router.get(INTEGRATION + "/branch/{branch:seg}/latest")
-def get_latest_branch_pact(provider: str, consumer: str, branch: str, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_latest_branch_pact(
+    provider: str, consumer: str, branch: str, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     with database.read() as connection:
-        return rep.pact_document(urls, pacts.latest_pact(connection, provider, consumer, branch=branch))
+        return rep.pact_document(
+            urls, pacts.latest_pact(connection, provider, consumer, branch=branch)
+        )
 
 
 @router.post(INTEGRATION + "/pact-version/{sha:seg}/verification-results", status_code=201)
-@router.post(INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}/verification-results", status_code=201)
+@router.post(
+    INTEGRATION + "/pact-version/{sha:seg}/metadata/{metadata:seg}/verification-results",
+    status_code=201,
+)
 def publish_verification_results(
     provider: str,
     consumer: str,
@@ -212,12 +259,17 @@ def publish_verification_results(
 
 @router.get(INTEGRATION + "/pact-version/{sha:seg}/verification-results/{verification_id}")
 def get_verification_result(
-    provider: str, consumer: str, sha: str, verification_id: int, database: DatabaseDep, urls: UrlsDep
+    provider: str,
+    consumer: str,
+    sha: str,
+    verification_id: int,
+    database: DatabaseDep,
+    urls: UrlsDep,
 ) -> dict[str, Any]:
     with database.read() as connection:
         row = pacts.require_verification(connection, verification_id)
         if (row["provider_name"], row["consumer_name"], row["sha"]) != (provider, consumer, sha):
-            raise pacts.NotFound(f"Verification result {verification_id}")
+            raise NotFound(f"Verification result {verification_id}")
         return rep.verification(urls, row)
 
 
@@ -226,13 +278,18 @@ def latest_pacts(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     """The newest pact of every integration (`pact-broker list-latest-pact-versions`)."""
     with database.read() as connection:
         rows = pacts.latest_pacts(connection)
-    return {"pacts": [rep.pact_summary(urls, row) for row in rows], "_links": {"self": link(f"{urls.base}/pacts/latest")}}
+    return {
+        "pacts": [rep.pact_summary(urls, row) for row in rows],
+        "_links": {"self": link(f"{urls.base}/pacts/latest")},
+    }
 
 
 @router.get("/pacts/provider/{provider:seg}/latest")
 @router.get("/pacts/provider/{provider:seg}/latest/{tag:seg}")
-def provider_latest_pacts(provider: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None) -> dict[str, Any]:
-    """The provider's newest pacts, as the old verification path (`pb:latest-provider-pacts`) reads them."""
+def provider_latest_pacts(
+    provider: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None
+) -> dict[str, Any]:
+    """The provider's newest pacts, for the old verification path (`pb:latest-provider-pacts`)."""
     with database.read() as connection:
         repository.require_pacticipant(connection, provider)
         rows = pacts.latest_pacts(connection, provider, tag)
@@ -254,21 +311,33 @@ def provider_latest_pacts(provider: str, database: DatabaseDep, urls: UrlsDep, t
 
 
 @router.get("/pacts/provider/{provider:seg}/for-verification")
-def for_verification_get(provider: str, request: Request, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def for_verification_get(
+    provider: str, request: Request, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     """The default selection; the verifier only reads `_links.self` here, then POSTs to it."""
-    return _for_verification(provider, PactsForVerificationQuery(), str(request.url), database, urls)
+    return _for_verification(
+        provider, PactsForVerificationQuery(), str(request.url), database, urls
+    )
 
 
 @router.post("/pacts/provider/{provider:seg}/for-verification")
 def for_verification_post(
-    provider: str, body: PactsForVerificationQuery, request: Request, database: DatabaseDep, urls: UrlsDep
+    provider: str,
+    body: PactsForVerificationQuery,
+    request: Request,
+    database: DatabaseDep,
+    urls: UrlsDep,
 ) -> dict[str, Any]:
     """The pacts a provider version should verify, for the selectors, pending and WIP options."""
     return _for_verification(provider, body, str(request.url), database, urls)
 
 
 def _for_verification(
-    provider: str, query: PactsForVerificationQuery, self_href: str, database: DatabaseDep, urls: UrlsDep
+    provider: str,
+    query: PactsForVerificationQuery,
+    self_href: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
 ) -> dict[str, Any]:
     with database.read() as connection:
         errors = selector_module.validate(query, connection)

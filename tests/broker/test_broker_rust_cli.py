@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 pytest.importorskip("pact", reason="pact-python (the Rust verifier) is not installed")
 
-from pact import Verifier  # noqa: E402  (after the skip above)
+from pact import Verifier
 
 PACT = shutil.which("pact", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
@@ -40,11 +40,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
     assert running.stop() == 0
 
 
-def pact_cli(broker: RunningBroker, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def pact_cli(
+    broker: RunningBroker, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`pact broker <args> -b URL`, with its output captured."""
     assert PACT is not None
     result = subprocess.run(
-        [PACT, "broker", *args, "-b", broker.url], capture_output=True, text=True, env=ENV, timeout=120
+        [PACT, "broker", *args, "-b", broker.url],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
     )
     if check and result.returncode != 0:
         pytest.fail(f"pact broker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -85,7 +91,19 @@ def verify(broker: RunningBroker, provider: str, version: str, *, branch: str = 
 def test_publish_with_branch_tags_and_build_url(broker: RunningBroker, tmp_path: Path) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
     document = pact_document(consumer, provider, ["/users/1"])
-    result = publish(broker, tmp_path, document, "1.0.0", "--branch", "main", "-t", "dev", "qa", "--build-url", "https://ci.example/1")
+    result = publish(
+        broker,
+        tmp_path,
+        document,
+        "1.0.0",
+        "--branch",
+        "main",
+        "-t",
+        "dev",
+        "qa",
+        "--build-url",
+        "https://ci.example/1",
+    )
     assert "published successfully" in result.stdout
 
     version = httpx.get(f"{broker.url}/pacticipants/{consumer}/versions/1.0.0").json()
@@ -96,7 +114,9 @@ def test_publish_with_branch_tags_and_build_url(broker: RunningBroker, tmp_path:
     assert httpx.get(f"{broker.url}/pacticipants/{consumer}").json()["mainBranch"] == "main"
 
 
-def test_republishing_is_accepted_only_with_the_same_content(broker: RunningBroker, tmp_path: Path) -> None:
+def test_republishing_is_accepted_only_with_the_same_content(
+    broker: RunningBroker, tmp_path: Path
+) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
     original = pact_document(consumer, provider, ["/users/1"])
     publish(broker, tmp_path, original, "1.0.0", "--branch", "main")
@@ -104,18 +124,35 @@ def test_republishing_is_accepted_only_with_the_same_content(broker: RunningBrok
     again = publish(broker, tmp_path, original, "1.0.0", "--branch", "main")
     assert "republished with no content changes" in again.stdout
 
-    changed = publish(broker, tmp_path, pact_document(consumer, provider, ["/users/2"]), "1.0.0", check=False)
+    changed = publish(
+        broker, tmp_path, pact_document(consumer, provider, ["/users/2"]), "1.0.0", check=False
+    )
     assert changed.returncode != 0
     assert "Cannot change the content of the pact" in changed.stdout + changed.stderr
 
-    stored = httpx.get(f"{broker.url}/pacts/provider/{provider}/consumer/{consumer}/version/1.0.0").json()
+    stored = httpx.get(
+        f"{broker.url}/pacts/provider/{provider}/consumer/{consumer}/version/1.0.0"
+    ).json()
     assert [i["request"]["path"] for i in stored["interactions"]] == ["/users/1"]
 
 
-def test_list_latest_pact_versions_and_describe_version(broker: RunningBroker, tmp_path: Path) -> None:
+def test_list_latest_pact_versions_and_describe_version(
+    broker: RunningBroker, tmp_path: Path
+) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
-    publish(broker, tmp_path, pact_document(consumer, provider, ["/a"]), "1.0.0", "--branch", "main")
-    publish(broker, tmp_path, pact_document(consumer, provider, ["/b"]), "2.0.0", "--branch", "main", "-t", "rc")
+    publish(
+        broker, tmp_path, pact_document(consumer, provider, ["/a"]), "1.0.0", "--branch", "main"
+    )
+    publish(
+        broker,
+        tmp_path,
+        pact_document(consumer, provider, ["/b"]),
+        "2.0.0",
+        "--branch",
+        "main",
+        "-t",
+        "rc",
+    )
 
     listed = pact_cli(broker, "list-latest-pact-versions").stdout
     assert consumer in listed
@@ -130,16 +167,36 @@ def test_list_latest_pact_versions_and_describe_version(broker: RunningBroker, t
 
 def test_create_or_update_version(broker: RunningBroker) -> None:
     pacticipant = unique_name("app-")
-    pact_cli(broker, "create-or-update-version", "-a", pacticipant, "-e", "1.2.3+abc", "--branch", "feat/x", "--tag", "t1")
+    pact_cli(
+        broker,
+        "create-or-update-version",
+        "-a",
+        pacticipant,
+        "-e",
+        "1.2.3+abc",
+        "--branch",
+        "feat/x",
+        "--tag",
+        "t1",
+    )
     version = httpx.get(f"{broker.url}/pacticipants/{pacticipant}/versions/1.2.3%2Babc").json()
     assert [b["name"] for b in version["_embedded"]["branchVersions"]] == ["feat/x"]
     assert [t["name"] for t in version["_embedded"]["tags"]] == ["t1"]
 
 
-def test_record_deployment_undeploys_the_previous_version(broker: RunningBroker, tmp_path: Path) -> None:
+def test_record_deployment_undeploys_the_previous_version(
+    broker: RunningBroker, tmp_path: Path
+) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
     for number in ("1", "2"):
-        publish(broker, tmp_path, pact_document(consumer, provider, [f"/{number}"]), number, "--branch", "main")
+        publish(
+            broker,
+            tmp_path,
+            pact_document(consumer, provider, [f"/{number}"]),
+            number,
+            "--branch",
+            "main",
+        )
     pact_cli(broker, "record-deployment", "-a", consumer, "-e", "1", "--environment", "test")
     pact_cli(broker, "record-deployment", "-a", consumer, "-e", "2", "--environment", "test")
     pact_cli(broker, "record-release", "-a", consumer, "-e", "1", "--environment", "production")
@@ -160,36 +217,84 @@ def test_record_deployment_undeploys_the_previous_version(broker: RunningBroker,
 
 def test_can_i_deploy_before_and_after_verification(broker: RunningBroker, tmp_path: Path) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
-    publish(broker, tmp_path, pact_document(consumer, provider, ["/users/1"]), "c1", "--branch", "main")
+    publish(
+        broker, tmp_path, pact_document(consumer, provider, ["/users/1"]), "c1", "--branch", "main"
+    )
 
-    before = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", "--to-environment", "production", check=False)
+    before = pact_cli(
+        broker,
+        "can-i-deploy",
+        "-a",
+        consumer,
+        "-e",
+        "c1",
+        "--to-environment",
+        "production",
+        check=False,
+    )
     assert before.returncode != 0, before.stdout
     assert "no verified pact" in before.stdout.lower()
 
     assert verify(broker, provider, "p1")
     pact_cli(broker, "record-deployment", "-a", provider, "-e", "p1", "--environment", "production")
 
-    after = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", "--to-environment", "production", check=False)
+    after = pact_cli(
+        broker,
+        "can-i-deploy",
+        "-a",
+        consumer,
+        "-e",
+        "c1",
+        "--to-environment",
+        "production",
+        check=False,
+    )
     assert after.returncode == 0, after.stdout
     latest = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", check=False)
     assert latest.returncode == 0, latest.stdout
     # The provider may go to production too: its consumer there (none yet) needs nothing.
-    provider_side = pact_cli(broker, "can-i-deploy", "-a", provider, "-e", "p1", "--to-environment", "production", check=False)
+    provider_side = pact_cli(
+        broker,
+        "can-i-deploy",
+        "-a",
+        provider,
+        "-e",
+        "p1",
+        "--to-environment",
+        "production",
+        check=False,
+    )
     assert provider_side.returncode == 0, provider_side.stdout
 
 
-def test_can_i_deploy_says_no_after_a_failed_verification(broker: RunningBroker, tmp_path: Path) -> None:
+def test_can_i_deploy_says_no_after_a_failed_verification(
+    broker: RunningBroker, tmp_path: Path
+) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
-    publish(broker, tmp_path, pact_document(consumer, provider, ["/broken"]), "c1", "--branch", "main")
+    publish(
+        broker, tmp_path, pact_document(consumer, provider, ["/broken"]), "c1", "--branch", "main"
+    )
     assert not verify(broker, provider, "p1")
     pact_cli(broker, "record-deployment", "-a", provider, "-e", "p1", "--environment", "test")
 
-    result = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", "--to-environment", "test", check=False)
+    result = pact_cli(
+        broker, "can-i-deploy", "-a", consumer, "-e", "c1", "--to-environment", "test", check=False
+    )
     assert result.returncode != 0
     assert "failed" in result.stdout.lower()
 
     ignored = pact_cli(
-        broker, "can-i-deploy", "-a", consumer, "-e", "c1", "--to-environment", "test", "--ignore", provider, check=False
+        broker,
+        "can-i-deploy",
+        "-a",
+        consumer,
+        "-e",
+        "c1",
+        "--to-environment",
+        "test",
+        "--ignore",
+        provider,
+        check=False,
     )
     assert ignored.returncode == 0, ignored.stdout
 
@@ -198,7 +303,11 @@ def test_can_i_deploy_between_two_named_versions(broker: RunningBroker, tmp_path
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
     publish(broker, tmp_path, pact_document(consumer, provider, ["/ok"]), "c1", "--branch", "main")
     assert verify(broker, provider, "p1")
-    result = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", "-a", provider, "-e", "p1", check=False)
+    result = pact_cli(
+        broker, "can-i-deploy", "-a", consumer, "-e", "c1", "-a", provider, "-e", "p1", check=False
+    )
     assert result.returncode == 0, result.stdout
-    unknown = pact_cli(broker, "can-i-deploy", "-a", consumer, "-e", "c1", "-a", provider, "-e", "p2", check=False)
+    unknown = pact_cli(
+        broker, "can-i-deploy", "-a", consumer, "-e", "c1", "-a", provider, "-e", "p2", check=False
+    )
     assert unknown.returncode != 0

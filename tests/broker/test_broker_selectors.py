@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 pytest.importorskip("pact", reason="pact-python (the Rust verifier) is not installed")
 
-from pact import Verifier  # noqa: E402  (after the skip above)
+from pact import Verifier
 
 PACT = shutil.which("pact", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
@@ -42,7 +42,13 @@ Builder = Any  # pact.verifier.BrokerSelectorBuilder (pact-python ships no stubs
 
 def cli(broker: RunningBroker, *args: str) -> None:
     assert PACT is not None
-    result = subprocess.run([PACT, "broker", *args, "-b", broker.url], capture_output=True, text=True, env=ENV, timeout=120)
+    result = subprocess.run(
+        [PACT, "broker", *args, "-b", broker.url],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert result.returncode == 0, f"pact broker {args}: {result.stdout}{result.stderr}"
 
 
@@ -56,17 +62,37 @@ class Data:
         self.provider = f"{prefix}-provider"
         self.names = {short: f"{prefix}-{short}" for short in ("A", "B")}
 
-    def publish(self, consumer: str, version: str, paths: list[str], branch: str, tags: tuple[str, ...] = ()) -> None:
+    def publish(
+        self, consumer: str, version: str, paths: list[str], branch: str, tags: tuple[str, ...] = ()
+    ) -> None:
         directory = self.directory / unique_name()
         write_pact(directory, pact_document(self.names[consumer], self.provider, paths))
         extra = ["--branch", branch] + (["-t", *tags] if tags else [])
         cli(self.broker, "publish", str(directory), "-a", version, *extra)
 
     def deploy(self, consumer: str, version: str, environment: str) -> None:
-        cli(self.broker, "record-deployment", "-a", self.names[consumer], "-e", version, "--environment", environment)
+        cli(
+            self.broker,
+            "record-deployment",
+            "-a",
+            self.names[consumer],
+            "-e",
+            version,
+            "--environment",
+            environment,
+        )
 
     def release(self, consumer: str, version: str, environment: str) -> None:
-        cli(self.broker, "record-release", "-a", self.names[consumer], "-e", version, "--environment", environment)
+        cli(
+            self.broker,
+            "record-release",
+            "-a",
+            self.names[consumer],
+            "-e",
+            version,
+            "--environment",
+            environment,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +129,9 @@ def data(broker: RunningBroker, tmp_path_factory: pytest.TempPathFactory) -> Dat
     return data
 
 
-def verified_paths(data: Data, configure: Callable[[Builder], Builder], provider: str | None = None) -> Counter[str]:
+def verified_paths(
+    data: Data, configure: Callable[[Builder], Builder], provider: str | None = None
+) -> Counter[str]:
     """Run the Rust verifier against the broker; return how often each path was requested."""
     with RecordingProvider() as server:
         builder = (
@@ -127,7 +155,7 @@ def verified_paths(data: Data, configure: Callable[[Builder], Builder], provider
         ({"main_branch": True}, {"/A/4", "/B/shared"}),
         # The head of the named branch, per consumer (`for_branch_heads`).
         ({"branch": "feat-x"}, {"/A/3", "/B/2"}),
-        # The latest version carrying the tag, per consumer (`for_latest_consumer_versions_with_tag`).
+        # The latest version with the tag, per consumer (`for_latest_consumer_versions_with_tag`).
         ({"tag": "prod", "latest": True}, {"/A/1", "/B/1"}),
         # Every version carrying the tag (`for_consumer_version_tag`).
         ({"tag": "dev"}, {"/A/2", "/A/3"}),
@@ -153,23 +181,31 @@ def test_selector(data: Data, selector: dict[str, Any], expected: set[str]) -> N
 
 
 def test_consumer_narrows_a_selector(data: Data) -> None:
-    paths = verified_paths(data, lambda b: b.consumer_version(consumer=data.names["B"], main_branch=True))
+    paths = verified_paths(
+        data, lambda b: b.consumer_version(consumer=data.names["B"], main_branch=True)
+    )
     assert set(paths) == {"/B/shared"}
 
 
 def test_matching_branch_uses_the_provider_branch(data: Data) -> None:
-    paths = verified_paths(data, lambda b: b.provider_branch("feat-x").consumer_version(matching_branch=True))
+    paths = verified_paths(
+        data, lambda b: b.provider_branch("feat-x").consumer_version(matching_branch=True)
+    )
     assert set(paths) == {"/A/3", "/B/2"}
 
 
 def test_several_selectors_are_ored(data: Data) -> None:
-    paths = verified_paths(data, lambda b: b.consumer_version(main_branch=True).consumer_version(branch="feat-x"))
+    paths = verified_paths(
+        data, lambda b: b.consumer_version(main_branch=True).consumer_version(branch="feat-x")
+    )
     assert set(paths) == {"/A/4", "/B/shared", "/A/3", "/B/2"}
 
 
 def test_the_same_content_is_verified_once(data: Data) -> None:
     # B3 (released) and B4 (main-branch head) published identical content: one pact to verify.
-    paths = verified_paths(data, lambda b: b.consumer_version(main_branch=True).consumer_version(released=True))
+    paths = verified_paths(
+        data, lambda b: b.consumer_version(main_branch=True).consumer_version(released=True)
+    )
     assert paths["/B/shared"] == 1
 
 
@@ -188,7 +224,9 @@ def test_selection_reasons_are_notices(data: Data) -> None:
         f"{data.broker.url}/pacts/provider/{data.provider}/for-verification",
         json={"consumerVersionSelectors": [{"mainBranch": True}, {"released": True}]},
     ).json()
-    shared = [p for p in body["_embedded"]["pacts"] if data.names["B"] in p["_links"]["self"]["name"]]
+    shared = [
+        p for p in body["_embedded"]["pacts"] if data.names["B"] in p["_links"]["self"]["name"]
+    ]
     assert len(shared) == 1
     (notice,) = shared[0]["verificationProperties"]["notices"]
     assert notice["when"] == "before_verification"
@@ -199,9 +237,14 @@ def test_selection_reasons_are_notices(data: Data) -> None:
 # --- pending and work in progress -----------------------------------------------------------
 
 
-def pending_flags(broker: RunningBroker, provider: str, **options: Any) -> dict[str, tuple[bool, bool]]:
+def pending_flags(
+    broker: RunningBroker, provider: str, **options: Any
+) -> dict[str, tuple[bool, bool]]:
     """{consumer version: (pending, wip)} from the pacts-for-verification answer."""
-    body = httpx.post(f"{broker.url}/pacts/provider/{provider}/for-verification", json={"includePendingStatus": True, **options}).json()
+    body = httpx.post(
+        f"{broker.url}/pacts/provider/{provider}/for-verification",
+        json={"includePendingStatus": True, **options},
+    ).json()
     result = {}
     for pact in body["_embedded"]["pacts"]:
         version = pact["_links"]["self"]["name"].split("(v")[1].split(")")[0]
@@ -210,16 +253,29 @@ def pending_flags(broker: RunningBroker, provider: str, **options: Any) -> dict[
     return result
 
 
-def verify_and_publish(data: Data, version: str, branch: str, *, wip_since: str | None = None, tags: list[str] | None = None) -> Counter[str]:
+def verify_and_publish(
+    data: Data,
+    version: str,
+    branch: str,
+    *,
+    wip_since: str | None = None,
+    tags: list[str] | None = None,
+) -> Counter[str]:
     def configure(builder: Builder) -> Builder:
-        builder = builder.include_pending().provider_branch(branch).consumer_version(main_branch=True)
+        builder = (
+            builder.include_pending().provider_branch(branch).consumer_version(main_branch=True)
+        )
         if wip_since:
             builder = builder.include_wip_since(wip_since)
         return builder
 
     with RecordingProvider() as server:
         verifier = (
-            configure(Verifier(data.provider, host="127.0.0.1").add_transport(url=server.url).broker_source(data.broker.url, selector=True))
+            configure(
+                Verifier(data.provider, host="127.0.0.1")
+                .add_transport(url=server.url)
+                .broker_source(data.broker.url, selector=True)
+            )
             .build()
             .set_publish_options(version, branch=branch, tags=tags)
         )
@@ -235,26 +291,38 @@ def fresh(broker: RunningBroker, tmp_path: Path) -> Data:
 
 def test_a_pact_is_pending_until_the_provider_branch_verified_it(fresh: Data) -> None:
     fresh.publish("A", "1", ["/A/1"], "main")
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {"1": (True, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {
+        "1": (True, False)
+    }
 
     verify_and_publish(fresh, "p1", "main")
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {"1": (False, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {
+        "1": (False, False)
+    }
     # A provider branch created after that verification inherits it (verified "before it existed").
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="new-branch") == {"1": (False, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="new-branch") == {
+        "1": (False, False)
+    }
     # Without branch or tags: pending only if never verified by anyone.
     assert pending_flags(fresh.broker, fresh.provider) == {"1": (False, False)}
 
     fresh.publish("A", "2", ["/A/2"], "main")
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {"2": (True, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {
+        "2": (True, False)
+    }
 
 
 def test_pending_by_provider_tag(fresh: Data) -> None:
     fresh.publish("A", "1", ["/A/1"], "main")
     verify_and_publish(fresh, "p1", "main", tags=["prod"])
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionTags=["prod"]) == {"1": (False, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionTags=["prod"]) == {
+        "1": (False, False)
+    }
     # A tag first used after the verification still sees it as verified (before that tag existed).
     httpx.put(f"{fresh.broker.url}/pacticipants/{fresh.provider}/versions/p2/tags/staging", json={})
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionTags=["staging"]) == {"1": (False, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionTags=["staging"]) == {
+        "1": (False, False)
+    }
 
 
 def test_a_failing_pending_pact_does_not_fail_the_verification(fresh: Data) -> None:
@@ -262,11 +330,18 @@ def test_a_failing_pending_pact_does_not_fail_the_verification(fresh: Data) -> N
     paths = verify_and_publish(fresh, "p1", "main")  # would raise if the failure counted
     assert set(paths) == {"/A/1", "/A/broken"}
     # It failed, so it is still pending for main...
-    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {"1": (True, False)}
+    assert pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main") == {
+        "1": (True, False)
+    }
     # ...and can-i-deploy's matrix records the failure.
     matrix = httpx.get(
         f"{fresh.broker.url}/matrix",
-        params=[("q[][pacticipant]", fresh.names["A"]), ("q[][version]", "1"), ("latestby", "cvp"), ("latest", "true")],
+        params=[
+            ("q[][pacticipant]", fresh.names["A"]),
+            ("q[][version]", "1"),
+            ("latestby", "cvp"),
+            ("latest", "true"),
+        ],
     ).json()
     assert matrix["summary"]["deployable"] is False
 
@@ -277,28 +352,64 @@ def test_wip_pacts_are_verified_as_pending_until_explicitly_selected(fresh: Data
     fresh.publish("A", "3", ["/A/broken"], "feat-broken")  # another one, failing
     verify_and_publish(fresh, "p1", "main")  # main-branch pact only, to have a verified baseline
 
-    flags = pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main", includeWipPactsSince="2020-01-01", consumerVersionSelectors=[{"mainBranch": True}])
+    flags = pending_flags(
+        fresh.broker,
+        fresh.provider,
+        providerVersionBranch="main",
+        includeWipPactsSince="2020-01-01",
+        consumerVersionSelectors=[{"mainBranch": True}],
+    )
     assert flags == {"1": (False, False), "2": (True, True), "3": (True, True)}
     # Not without a date, and not before the date.
-    assert "2" not in pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main", consumerVersionSelectors=[{"mainBranch": True}])
-    assert "2" not in pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main", includeWipPactsSince="2999-01-01", consumerVersionSelectors=[{"mainBranch": True}])
+    assert "2" not in pending_flags(
+        fresh.broker,
+        fresh.provider,
+        providerVersionBranch="main",
+        consumerVersionSelectors=[{"mainBranch": True}],
+    )
+    assert "2" not in pending_flags(
+        fresh.broker,
+        fresh.provider,
+        providerVersionBranch="main",
+        includeWipPactsSince="2999-01-01",
+        consumerVersionSelectors=[{"mainBranch": True}],
+    )
 
     # The verifier verifies the WIP pacts; a failure does not fail the build (WIP is pending).
     paths = verify_and_publish(fresh, "p2", "main", wip_since="2020-01-01")
     assert set(paths) == {"/A/1", "/A/wip", "/A/broken"}
     # Successfully verified while WIP does not take it out of WIP.
-    flags = pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main", includeWipPactsSince="2020-01-01", consumerVersionSelectors=[{"mainBranch": True}])
+    flags = pending_flags(
+        fresh.broker,
+        fresh.provider,
+        providerVersionBranch="main",
+        includeWipPactsSince="2020-01-01",
+        consumerVersionSelectors=[{"mainBranch": True}],
+    )
     assert flags["2"] == (True, True)
     # Once selected explicitly and verified by main, it is neither WIP nor pending.
     explicit = [{"mainBranch": True}, {"branch": "feat-new"}]
+
     def configure(builder: Builder) -> Builder:
         return builder.provider_branch("main").consumer_version(branch="feat-new")
 
     with RecordingProvider() as server:
-        verifier = configure(
-            Verifier(fresh.provider, host="127.0.0.1").add_transport(url=server.url).broker_source(fresh.broker.url, selector=True)
-        ).build().set_publish_options("p3", branch="main")
+        verifier = (
+            configure(
+                Verifier(fresh.provider, host="127.0.0.1")
+                .add_transport(url=server.url)
+                .broker_source(fresh.broker.url, selector=True)
+            )
+            .build()
+            .set_publish_options("p3", branch="main")
+        )
         verifier.verify()
-    flags = pending_flags(fresh.broker, fresh.provider, providerVersionBranch="main", includeWipPactsSince="2020-01-01", consumerVersionSelectors=explicit)
+    flags = pending_flags(
+        fresh.broker,
+        fresh.provider,
+        providerVersionBranch="main",
+        includeWipPactsSince="2020-01-01",
+        consumerVersionSelectors=explicit,
+    )
     assert flags["2"] == (False, False)
     assert flags["3"] == (True, True)
