@@ -145,7 +145,17 @@ def environment(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "_links": {
-            "self": link(urls.environment(row["uuid"]), title="Environment", name=row["name"])
+            "self": link(urls.environment(row["uuid"]), title="Environment", name=row["name"]),
+            # Followed by the Ruby client's record-undeployment and record-support-ended.
+            "pb:currently-deployed-deployed-versions": link(
+                f"{urls.environment(row['uuid'])}/deployed-versions/currently-deployed",
+                title=f"Versions currently deployed to {row['display_name'] or row['name']}",
+            ),
+            "pb:currently-supported-released-versions": link(
+                f"{urls.environment(row['uuid'])}/released-versions/currently-supported",
+                title=f"Versions released and supported in {row['display_name'] or row['name']}",
+            ),
+            "pb:environments": link(f"{urls.base}/environments", title="Environments"),
         },
     }
 

@@ -292,7 +292,13 @@ def list_environments(
         ]
     return {
         "_embedded": {"environments": [rep.environment(urls, row) for row in rows]},
-        "_links": {"self": link(f"{urls.base}/environments")},
+        "_links": {
+            "self": link(f"{urls.base}/environments", title="Environments"),
+            "pb:environments": [
+                link(urls.environment(row["uuid"]), title="Environment", name=row["name"])
+                for row in rows
+            ],
+        },
     }
 
 
@@ -371,11 +377,16 @@ def currently_deployed(
 
 @router.get("/environments/{uuid:seg}/released-versions/currently-supported")
 def currently_supported(
-    uuid: str, database: DatabaseDep, urls: UrlsDep, pacticipant: str | None = None
+    uuid: str,
+    database: DatabaseDep,
+    urls: UrlsDep,
+    pacticipant: str | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     with database.read() as connection:
         environment = repository.require_environment(connection, uuid)
         rows = repository.currently_supported(connection, environment["id"], pacticipant)
+        rows = [row for row in rows if version is None or row["version_number"] == version]
         items = [rep.release(connection, urls, row) for row in rows]
     return {
         "_embedded": {"releasedVersions": items},
