@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 
 from broker.auth import Auth, BasicAuthMiddleware
 from broker.db import Database
 from broker.errors import BrokerError
 from broker.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
 from broker.paths import EncodedSlashMiddleware
+from broker.representations import JsonResponse
 from broker.routes import index, pacticipants, pacts
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ def create_app(
     app.add_exception_handler(BrokerError, _broker_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unencodable_text)
+    app.add_exception_handler(OverflowError, _number_out_of_range)
     # Handled by Starlette's outermost middleware: still JSON, and logged as the bug it is.
     app.add_exception_handler(Exception, _unexpected_error)
     wrapped: ASGIApp = BodySizeLimitMiddleware(EncodedSlashMiddleware(app), max_body_bytes)
@@ -64,9 +66,9 @@ def create_app(
     return wrapped
 
 
-async def _broker_error(request: Request, error: Exception) -> JSONResponse:
+async def _broker_error(request: Request, error: Exception) -> JsonResponse:
     assert isinstance(error, BrokerError)
-    return JSONResponse(error.body(), status_code=error.status)
+    return JsonResponse(error.body(), status_code=error.status)
 
 
 def _location(location: tuple[Any, ...]) -> str:
@@ -78,7 +80,7 @@ def _location(location: tuple[Any, ...]) -> str:
     return name or "body"
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JsonResponse:
     assert isinstance(error, RequestValidationError)
     errors: dict[str, list[str]] = {}
     for detail in error.errors():
@@ -86,22 +88,34 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         if detail.get("type") == "json_invalid":
             message = "The request body is not valid JSON"
         errors.setdefault(_location(tuple(detail.get("loc", ()))), []).append(message)
-    return JSONResponse({"errors": errors}, status_code=400)
+    return JsonResponse({"errors": errors}, status_code=400)
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JsonResponse:
     assert isinstance(error, HTTPException)
     message = (
         "The requested document was not found on this server."
         if error.status_code == 404
         else str(error.detail)
     )
-    return JSONResponse(
+    return JsonResponse(
         {"errors": {"request": [message]}}, status_code=error.status_code, headers=error.headers
     )
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+async def _unencodable_text(request: Request, error: Exception) -> JsonResponse:
+    # JSON can carry lone surrogates ("\\ud800"); they are not text and SQLite refuses them.
+    # The write that met one was rolled back.
+    message = "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+    return JsonResponse({"errors": {"body": [message]}}, status_code=400)
+
+
+async def _number_out_of_range(request: Request, error: Exception) -> JsonResponse:
+    message = "a number is out of range (at most 64-bit integers are stored)"
+    return JsonResponse({"errors": {"request": [message]}}, status_code=400)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JsonResponse:
     logger.error("unexpected error for %s %s", request.method, request.url.path, exc_info=error)
     body = {"errors": {"server": [f"An unexpected error occurred: {type(error).__name__}"]}}
-    return JSONResponse(body, status_code=500)
+    return JsonResponse(body, status_code=500)

@@ -14,7 +14,17 @@ if TYPE_CHECKING:
     import sqlite3
 
 
-class HalResponse(JSONResponse):
+class JsonResponse(JSONResponse):
+    """JSON that always renders: text with a lone surrogate falls back to ASCII escapes."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+class HalResponse(JsonResponse):
     media_type = HAL_JSON
 
 

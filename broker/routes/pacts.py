@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 
 from broker import pacts, repository
 from broker import representations as rep
@@ -262,7 +262,7 @@ def get_verification_result(
     provider: str,
     consumer: str,
     sha: str,
-    verification_id: int,
+    verification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     database: DatabaseDep,
     urls: UrlsDep,
 ) -> dict[str, Any]:
