@@ -14,9 +14,10 @@ from broker.auth import Auth, BasicAuthMiddleware
 from broker.db import Database
 from broker.errors import BrokerError
 from broker.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
+from broker.openapi import openapi_builder
 from broker.paths import EncodedSlashMiddleware
 from broker.representations import JsonResponse
-from broker.routes import index, pacticipants, pacts
+from broker.routes import index, pact_lists, pacticipants, pacts
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -50,8 +51,10 @@ def create_app(
         description="A Pact-Broker-compatible HAL+JSON API on SQLite.",
         lifespan=lifespan,
     )
+    app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     app.include_router(index.router)
     app.include_router(pacts.router)
+    app.include_router(pact_lists.router)
     app.include_router(pacticipants.router)
     app.add_exception_handler(BrokerError, _broker_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -228,7 +228,6 @@ def index_links(urls: Urls) -> dict[str, Any]:
         "pb:integrations": (f"{base}/integrations", "Integrations"),
         "pb:metrics": (f"{base}/metrics", "Get Pact Broker metrics"),
         "pb:environments": (f"{base}/environments", "Environments"),
-        "pb:matrix": (f"{base}/matrix", "The verification matrix (can-i-deploy)"),
     }
     links: dict[str, Any] = {
         rel: link(href, title=title, templated=True) for rel, (href, title) in templated.items()

@@ -290,6 +290,39 @@ def latest_pacts(
     ).fetchall()
 
 
+def find_pacts(
+    connection: sqlite3.Connection,
+    provider: str,
+    *,
+    consumer: str | None = None,
+    tag: str | None = None,
+    branch: str | None = None,
+    main_branch: bool = False,
+    latest: bool = False,
+) -> list[sqlite3.Row]:
+    """A provider's pacts (of one consumer, with a tag, on a branch), newest first.
+
+    `latest` keeps the newest per consumer. These lists back the index's pact-list relations.
+    """
+    where = " WHERE pr.name = :provider AND (:consumer IS NULL OR c.name = :consumer)"
+    if tag is not None:
+        where += " AND EXISTS (SELECT 1 FROM tags t WHERE t.version_id = cv.id AND t.name = :tag)"
+    if branch is not None or main_branch:
+        branch_name = "c.main_branch" if main_branch else ":branch"
+        where += (
+            " AND EXISTS (SELECT 1 FROM branch_versions bv JOIN branches b ON b.id = bv.branch_id"
+            f" WHERE bv.version_id = cv.id AND b.name = {branch_name})"
+        )
+    parameters = {"provider": provider, "consumer": consumer, "tag": tag, "branch": branch}
+    rows = connection.execute(_PACT_SELECT + where + " ORDER BY cv.id DESC", parameters).fetchall()
+    if not latest:
+        return rows
+    newest: dict[str, sqlite3.Row] = {}
+    for row in rows:
+        newest.setdefault(row["consumer_name"], row)
+    return list(newest.values())
+
+
 def provider_consumer_names(connection: sqlite3.Connection, provider_id: int) -> list[str]:
     return [
         row["name"]

@@ -284,32 +284,6 @@ def latest_pacts(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     }
 
 
-@router.get("/pacts/provider/{provider:seg}/latest")
-@router.get("/pacts/provider/{provider:seg}/latest/{tag:seg}")
-def provider_latest_pacts(
-    provider: str, database: DatabaseDep, urls: UrlsDep, tag: str | None = None
-) -> dict[str, Any]:
-    """The provider's newest pacts, for the old verification path (`pb:latest-provider-pacts`)."""
-    with database.read() as connection:
-        repository.require_pacticipant(connection, provider)
-        rows = pacts.latest_pacts(connection, provider, tag)
-    entries = [
-        link(rep_url, title="Pact", name=rep.pact_name(row))
-        for row in rows
-        for rep_url in [urls.pact(provider, row["consumer_name"], row["consumer_version_number"])]
-    ]
-    return {
-        "_links": {
-            "self": link(f"{urls.base}/pacts/provider/{provider}/latest"),
-            "provider": link(urls.pacticipant(provider), name=provider),
-            "pb:provider": link(urls.pacticipant(provider), name=provider),
-            "pb:pacts": entries,
-            # The un-prefixed relation is deprecated but still what old verifiers iterate.
-            "pacts": entries,
-        }
-    }
-
-
 @router.get("/pacts/provider/{provider:seg}/for-verification")
 def for_verification_get(
     provider: str, request: Request, database: DatabaseDep, urls: UrlsDep

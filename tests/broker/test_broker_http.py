@@ -579,3 +579,32 @@ def test_auth_from_env() -> None:
     assert "p" not in repr(auth).replace("password", "").replace("Credentials", "").replace(
         "username='u'", ""
     ).replace("read_only", "")
+
+
+def test_every_index_relation_answers(client: httpx.Client) -> None:
+    consumer, provider = unique_name("c-"), unique_name("p-")
+    publish(client, pact_document(consumer, provider, ["/a"]), "1", branch="main", tags=["prod"])
+    environment = assert_json(client.get("/environments"))["_embedded"]["environments"][0]
+    values = {
+        "provider": provider,
+        "consumer": consumer,
+        "pacticipant": consumer,
+        "consumerApplicationVersion": "1",
+        "version": "1",
+        "tag": "prod",
+        "branch": "main",
+        "environment": environment["name"],
+        "uuid": environment["uuid"],
+    }
+    links = assert_json(client.get("/"))["_links"]
+    for relation, target in links.items():
+        if relation in ("curies", "pb:webhook", "pb:publish-contracts") or not isinstance(
+            target, dict
+        ):
+            continue
+        href = target["href"]
+        for name, value in values.items():
+            href = href.replace(f"{{{name}}}", value)
+        response = client.get(href)
+        assert response.status_code == 200, (relation, href, response.text)
+        assert_json(response)
