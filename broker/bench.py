@@ -52,7 +52,8 @@ class Filler:
 
     def publish(self, consumer: str, number: int) -> float:
         """Publish one version; returns the request's latency in seconds."""
-        branch = "main" if number % 10 else f"feat-{number % 5}"
+        # Every tenth version is on one of five feature branches, the rest on main.
+        branch = "main" if number % 10 else f"feat-{(number // 10) % 5}"
         tags = ["rc"] if number % 25 == 0 else []
         document = pact_document(consumer, PROVIDER, [f"/items/{consumer}/{number}"])
         body = publish_body(document, str(number), branch=branch, tags=tags)
