@@ -67,7 +67,3 @@ def _with_id(interaction: Any) -> Any:
     content = _without_id(interaction)
     digest = hashlib.sha1(_canonical(content), usedforsecurity=False).hexdigest()
     return {"_id": digest, **content}
-
-
-def interaction_count(document: dict[str, Any]) -> int:
-    return sum(len(document.get(key) or []) for key in INTERACTION_KEYS)

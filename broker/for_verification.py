@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from broker import selectors as selector_module
-from broker.hal import HAL_JSON, Urls, link
+from broker.hal import Urls, link
 from broker.selectors import SelectedPact, Selector
 
 if TYPE_CHECKING:
     import sqlite3
 
     from broker.models import PactsForVerificationQuery
-
-__all__ = ["HAL_JSON", "pacts_for_verification"]
 
 READ_MORE_PENDING = "Read more at https://docs.pact.io/go/pending"
 READ_MORE_WIP = "Read more at https://docs.pact.io/go/wip"

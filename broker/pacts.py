@@ -323,17 +323,6 @@ def find_pacts(
     return list(newest.values())
 
 
-def provider_consumer_names(connection: sqlite3.Connection, provider_id: int) -> list[str]:
-    return [
-        row["name"]
-        for row in connection.execute(
-            "SELECT DISTINCT c.name FROM pact_publications pp JOIN pacticipants c"
-            " ON c.id = pp.consumer_id WHERE pp.provider_id = ? ORDER BY c.name",
-            (provider_id,),
-        )
-    ]
-
-
 # --- verification results -------------------------------------------------------------------
 
 

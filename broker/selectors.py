@@ -9,6 +9,7 @@ and `pact_publication_dataset_module.rb` (what each selector returns),
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from broker import repository
@@ -103,8 +104,6 @@ def validate(
 
 
 def _parse_date(text: str) -> str | None:
-    from datetime import date, datetime
-
     try:
         return datetime.fromisoformat(text).isoformat()
     except ValueError:

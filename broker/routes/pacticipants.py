@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
+import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -10,7 +11,7 @@ from broker import repository
 from broker import representations as rep
 from broker.deps import DatabaseDep, UrlsDep
 from broker.errors import BrokerError, Conflict, NotFound, invalid
-from broker.hal import link
+from broker.hal import Urls, link
 from broker.models import (
     CurrentlyDeployedChange,
     CurrentlySupportedChange,
@@ -237,7 +238,11 @@ def get_branch_version(
 
 
 def _branch_version(
-    connection: Any, urls: UrlsDep, pacticipant: str, branch: str, version_row: Any
+    connection: sqlite3.Connection,
+    urls: Urls,
+    pacticipant: str,
+    branch: str,
+    version_row: sqlite3.Row,
 ) -> dict[str, Any]:
     number = version_row["number"]
     return {
