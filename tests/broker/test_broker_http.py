@@ -607,3 +607,21 @@ def test_every_index_relation_answers(client: httpx.Client) -> None:
         response = client.get(href)
         assert response.status_code == 200, (relation, href, response.text)
         assert_json(response)
+
+
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+    database = tmp_path / "broker.sqlite"
+    first = start_broker(database)
+    consumer, provider = unique_name("c-"), unique_name("p-")
+    with httpx.Client(base_url=first.url) as client:
+        for number in range(20):
+            document = pact_document(consumer, provider, [f"/{number}"])
+            assert publish(client, document, str(number)).status_code == 200
+    first.process.kill()  # SIGKILL: no shutdown, no checkpoint
+    first.process.wait(timeout=20)
+
+    second = start_broker(database)
+    with httpx.Client(base_url=second.url) as client:
+        versions = assert_json(client.get(f"/pacticipants/{consumer}/versions"))
+        assert len(versions["_embedded"]["versions"]) == 20
+    assert second.stop() == 0
