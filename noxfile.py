@@ -74,3 +74,27 @@ def crosscheck(session: nox.Session) -> None:
         *session.posargs,
         env={"CROSSCHECK_EXAMPLES": examples},
     )
+
+
+@nox.session(python=NEWEST_PYTHON, default=False)
+def broker(session: nox.Session) -> None:
+    """The embedded Pact Broker in the foreground (Ctrl-C stops it); arguments go to it.
+
+    For example: nox -s broker -- --port 9292 --db pact_broker.sqlite --log-level info
+    """
+    install(session, "broker")
+    session.run("python", "-m", "broker", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["bench"], default=False)
+def bench_broker(session: nox.Session) -> None:
+    """Publish and pacts-for-verification latency of the broker at 10 to 10,000 versions."""
+    install(session, "broker", "consumer")
+    session.run("python", "-m", "broker.bench", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["checks"])
+def ruby_broker_client(session: nox.Session) -> None:
+    """The broker driven by the Ruby pact-broker client, which cannot share the tests' venv."""
+    install(session, "ruby-broker-client")
+    session.run("pytest", "tests/broker/test_broker_ruby_client.py", *session.posargs)

@@ -1,0 +1,116 @@
+"""Malformed input of any kind gets a 4xx JSON answer with `errors`, never a 500.
+
+A small in-suite fuzz (hypothesis) over the write endpoints, with arbitrary JSON bodies and
+arbitrary path segments, including text that is not valid Unicode (lone surrogates).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from broker.testing import pact_document, publish_body, start_broker
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from broker.testing import RunningBroker
+
+TEXT = st.text(
+    st.characters(codec=None, categories=["L", "N", "P", "S", "Zs", "Cs", "Cc"]), max_size=6
+)
+KEYS = st.sampled_from(
+    [
+        "pacticipantName",
+        "pacticipantVersionNumber",
+        "branch",
+        "tags",
+        "contracts",
+        "consumerName",
+        "providerName",
+        "specification",
+        "contentType",
+        "content",
+        "success",
+        "providerApplicationVersion",
+        "buildUrl",
+        "testResults",
+        "name",
+        "displayName",
+        "production",
+        "mainBranch",
+        "applicationInstance",
+        "currentlyDeployed",
+        "interactions",
+        "consumer",
+        "provider",
+    ]
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(KEYS | TEXT, children, max_size=4)
+    ),
+    max_leaves=10,
+)
+ENDPOINTS = [
+    ("POST", "/contracts/publish"),
+    ("PUT", "/pacts/provider/{a}/consumer/{b}/version/{c}"),
+    ("POST", "/pacts/provider/fz-p/consumer/fz-c/pact-version/{a}/verification-results"),
+    ("PUT", "/pacticipants/{a}"),
+    ("PATCH", "/pacticipants/{a}"),
+    ("PUT", "/pacticipants/{a}/versions/{b}"),
+    ("PUT", "/pacticipants/{a}/versions/{b}/tags/{c}"),
+    ("PUT", "/pacticipants/{a}/branches/{b}/versions/{c}"),
+    ("POST", "/environments"),
+    ("POST", "/pacticipants/fz-c/versions/1/deployed-versions/environment/{a}"),
+    ("PATCH", "/deployed-versions/{a}"),
+    ("GET", "/matrix?q[][pacticipant]={a}&q[][version]={b}&latestby={c}"),
+    ("GET", "/pacts/provider/{a}/consumer/{b}/latest/{c}"),
+]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    running: RunningBroker = start_broker(tmp_path_factory.mktemp("broker") / "fuzz.sqlite")
+    with httpx.Client(base_url=running.url, timeout=30) as client:
+        client.post(
+            "/contracts/publish", json=publish_body(pact_document("fz-c", "fz-p", ["/a"]), "1")
+        )
+        yield client
+    assert running.stop() == 0
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    body=JSON_VALUES,
+    segments=st.lists(TEXT.filter(bool), min_size=3, max_size=3),
+)
+def test_malformed_requests_are_4xx_json(
+    client: httpx.Client, endpoint: tuple[str, str], body: Any, segments: list[str]
+) -> None:
+    method, template = endpoint
+    a, b, c = (quote(segment, safe="", errors="surrogatepass") for segment in segments)
+    content = None if method == "GET" else json.dumps(body, ensure_ascii=True).encode()
+    response = client.request(
+        method,
+        template.format(a=a, b=b, c=c),
+        content=content,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].split(";")[0] in (
+        "application/json",
+        "application/hal+json",
+    )
+    if response.status_code >= 400:
+        assert "errors" in response.json()
