@@ -1,13 +1,22 @@
-"""The pact-matrix sessions: verify every framework on every supported Python, and the checks around it.
+"""pact-matrix sessions: verify every framework on every supported Python, and the checks around it.
 
 Every fact comes from pyproject.toml: the Pythons (its classifiers), the frameworks
 (`[tool.pact-matrix] frameworks`) and each session's dependencies (its dependency groups,
 pinned by uv.lock).
+
+    nox -s verify                 # every cell: each framework on each Python
+    nox -s "verify-3.12(flask)"   # one cell
+    nox -t fastapi                # one framework on every Python
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import nox
 
@@ -16,19 +25,20 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 # A missing interpreter must fail fast, never trigger a download from the network.
 nox.options.download_python = "never"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "verify"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
 NEWEST_PYTHON = PYTHONS[-1]
 FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
+RESULTS_DIR = Path("results")
 
 # Telemetry off for every pact tool: blocked telemetry once made a verification take 17 minutes.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 
 
 def install(session: nox.Session, *groups: str) -> None:
-    """Install the project and the given dependency groups, pinned by uv.lock where uv is the backend."""
+    """Install the project and these dependency groups, pinned by uv.lock when uv is the backend."""
     if session.venv_backend == "uv":
         session.run_install(
             "uv",
@@ -42,6 +52,84 @@ def install(session: nox.Session, *groups: str) -> None:
         session.install("-e", ".", *(f"--group={group}" for group in groups))
 
 
+@dataclass
+class CellRun:
+    cell: str
+    result: str
+    interactions: int | None
+    seconds: float
+
+
+_CELL_RUNS: list[CellRun] = []
+
+
+@nox.session(python=PYTHONS, tags=["verify"])
+@nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
+def verify(session: nox.Session, framework: str) -> None:
+    """Verify one framework on one Python against the consumers' pacts from the broker.
+
+    With PACT_BROKER_BASE_URL unset, the cell starts the embedded broker, writes the
+    consumer pacts and publishes them with the real `pact broker publish` first.
+    """
+    started = time.perf_counter()
+    cell = session.name
+    result_file = RESULTS_DIR / f"{cell}.json"  # written by the cell's verification test
+    result_file.unlink(missing_ok=True)
+    outcome = "failed"
+    try:
+        install(session, framework, "verify")
+        session.run(
+            "pytest",
+            "tests/consumer",
+            "tests/verification",
+            f"--framework={framework}",
+            "-p",
+            "no:cacheprovider",
+            *session.posargs,
+            env={"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)},
+        )
+        outcome = "passed"
+    finally:
+        interactions = None
+        if result_file.exists():
+            interactions = len(json.loads(result_file.read_text("utf-8"))["interactions"])
+        _CELL_RUNS.append(CellRun(cell, outcome, interactions, time.perf_counter() - started))
+
+
+@atexit.register
+def _print_matrix_summary() -> None:
+    """After `nox -s verify`, one table of what was verified where."""
+    if not _CELL_RUNS:
+        return
+    lines = [
+        "",
+        "| cell | result | interactions verified | seconds |",
+        "|---|---|---:|---:|",
+        *(
+            f"| {run.cell} | {run.result} | "
+            f"{'-' if run.interactions is None else run.interactions} | {run.seconds:.1f} |"
+            for run in _CELL_RUNS
+        ),
+    ]
+    print("\n".join(lines), flush=True)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["pacts"])
+def pacts(session: nox.Session) -> None:
+    """Run the consumer contract tests, which write the consumer's pacts to pacts/."""
+    install(session, "consumer", "pact", "verify")
+    session.run("pytest", "tests/consumer", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["pacts"])
+def publish(session: nox.Session) -> None:
+    """Publish pacts/ to the broker at PACT_BROKER_BASE_URL with the real `pact broker publish`."""
+    if not os.environ.get("PACT_BROKER_BASE_URL"):
+        session.error("set PACT_BROKER_BASE_URL (and credentials) to the broker to publish to")
+    install(session, "verify")
+    session.run("python", "-m", "verification", "publish", *session.posargs)
+
+
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict over the whole project."""
@@ -53,9 +141,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def tests(session: nox.Session) -> None:
-    """The test suite."""
+    """The test suite (the verification cells run in `verify`)."""
     install(session, "test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--ignore=tests/verification", *session.posargs)
 
 
 @nox.session(python=PYTHONS, tags=["checks"])

@@ -1,0 +1,1 @@
+"""Verify the providers against the consumers' pacts from a Pact Broker, cell by cell."""

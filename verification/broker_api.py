@@ -1,0 +1,144 @@
+"""The two questions a verification cell asks a Pact Broker itself, over its public HAL API.
+
+The verifier fetches and verifies pacts on its own; these calls exist so that a cell can
+say *which* pacts it was given (and fail with a clear message when there are none) and can
+prove that its results were published, which the verifier only prints when it fails to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from verification.results import PactRef
+
+HAL = "application/hal+json, application/json"
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be asked, or answered something a Pact Broker would not."""
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    url: str
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    @contextmanager
+    def client(self, timeout: float = 10.0) -> Iterator[httpx.Client]:
+        auth = (self.username, self.password or "") if self.username else None
+        headers = {"Accept": HAL}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        with httpx.Client(
+            base_url=self.url.rstrip("/"), auth=auth, headers=headers, timeout=timeout
+        ) as client:
+            yield client
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code in (401, 403):
+        raise BrokerError(
+            f"the broker refused {response.request.method} {response.request.url.path} "
+            f"with {response.status_code}: check PACT_BROKER_USERNAME/PASSWORD or PACT_BROKER_TOKEN"
+        )
+    if response.is_error:
+        raise BrokerError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise BrokerError(f"{response.request.url.path} did not answer JSON") from None
+    if not isinstance(body, dict):
+        raise BrokerError(
+            f"{response.request.url.path} answered a {type(body).__name__}, not an object"
+        )
+    return body
+
+
+def _link(document: dict[str, Any], relation: str) -> str:
+    try:
+        href = document["_links"][relation]["href"]
+    except (KeyError, TypeError):
+        raise BrokerError(f"the broker's answer has no {relation!r} link") from None
+    return str(href)
+
+
+def pacts_for_verification(
+    endpoint: BrokerEndpoint,
+    provider: str,
+    *,
+    selectors: Sequence[dict[str, Any]],
+    provider_branch: str | None,
+    include_wip_since: date | None,
+) -> list[PactRef]:
+    """The pacts the broker selects for `provider`, as the verifier will ask for them."""
+    try:
+        with endpoint.client() as client:
+            index = _json(client.get("/"))
+            template = _link(index, "pb:provider-pacts-for-verification")
+            url = template.replace("{provider}", quote(provider, safe=""))
+            body: dict[str, Any] = {
+                "consumerVersionSelectors": list(selectors),
+                "includePendingStatus": True,
+            }
+            if provider_branch:
+                body["providerVersionBranch"] = provider_branch
+            if include_wip_since and provider_branch:
+                body["includeWipPactsSince"] = include_wip_since.isoformat()
+            response = client.post(url, json=body)
+            if response.status_code == 404:
+                return []  # the broker has never heard of the provider: no pacts for it
+            answer = _json(response)
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
+    pacts = answer.get("_embedded", {}).get("pacts", [])
+    return [
+        PactRef(
+            consumer=_consumer_of(pact),
+            url=_link(pact, "self"),
+            pending=bool(pact.get("verificationProperties", {}).get("pending", False)),
+            wip=bool(pact.get("verificationProperties", {}).get("wip", False)),
+        )
+        for pact in pacts
+    ]
+
+
+def _consumer_of(pact: dict[str, Any]) -> str:
+    # shortDescription reads "latest pact between UserConsumer and UserProvider";
+    # the self link's name is the same text, and the path names the consumer.
+    path = httpx.URL(_link(pact, "self")).path
+    parts = path.split("/")
+    try:
+        return parts[parts.index("consumer") + 1]
+    except (ValueError, IndexError):
+        return str(pact.get("shortDescription", "?"))
+
+
+def verified_consumers(endpoint: BrokerEndpoint, provider: str, provider_version: str) -> set[str]:
+    """The consumers whose pacts have a result from this provider version, per the matrix."""
+    params = [
+        ("q[][pacticipant]", provider),
+        ("q[][version]", provider_version),
+        ("latestby", "cvp"),
+    ]
+    try:
+        with endpoint.client() as client:
+            matrix = _json(client.get("/matrix", params=params))
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
+    return {
+        row["consumer"]["name"]
+        for row in matrix.get("matrix", [])
+        if row.get("verificationResult") is not None
+    }

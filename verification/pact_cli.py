@@ -1,0 +1,66 @@
+"""The real `pact` command line (the Rust Pact Broker client from `pact-python-cli`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from verification.broker_api import BrokerEndpoint
+
+
+class PactCliError(RuntimeError):
+    """The `pact` command failed; the message carries its output."""
+
+
+def binary() -> str:
+    """The `pact` executable installed beside this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name("pact")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("pact")
+    if found is None:
+        raise PactCliError(
+            "the `pact` command is not installed: install the `pact` dependency group"
+        )
+    return found
+
+
+def broker(endpoint: BrokerEndpoint, *args: str, timeout: float = 60.0) -> str:
+    """Run `pact broker <args>` against `endpoint` and return its output."""
+    credentials: list[str] = []
+    if endpoint.token:
+        credentials = ["--broker-token", endpoint.token]
+    elif endpoint.username:
+        credentials = ["--broker-username", endpoint.username]
+        credentials += ["--broker-password", endpoint.password or ""]
+    # The CLI also reads PACT_BROKER_* from the environment; pass only what was chosen here.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_")}
+    command = [binary(), "broker", *args, "--broker-base-url", endpoint.url, *credentials]
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=environ, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise PactCliError(f"`pact broker {args[0]}` did not finish in {timeout:.0f} s") from None
+    output = (completed.stdout + completed.stderr).strip()
+    if completed.returncode != 0:
+        raise PactCliError(f"`pact broker {args[0]}` failed ({completed.returncode}):\n{output}")
+    return output
+
+
+def publish(
+    endpoint: BrokerEndpoint, pact_dir: Path, *, consumer_version: str, branch: str | None
+) -> str:
+    """Publish every pact in `pact_dir` as `consumer_version` on `branch`."""
+    pacts = sorted(pact_dir.glob("*.json"))
+    if not pacts:
+        raise PactCliError(
+            f"no pact files in {pact_dir}: the consumer tests write them (nox -s pacts)"
+        )
+    args = ["publish", *map(str, pacts), "--consumer-app-version", consumer_version]
+    if branch:
+        args += ["--branch", branch]
+    return broker(endpoint, *args)

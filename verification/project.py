@@ -1,0 +1,29 @@
+"""The matrix as pyproject.toml declares it, the one place that lists the Pythons and frameworks."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PYPROJECT: dict[str, Any] = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))
+
+FRAMEWORKS: list[str] = _PYPROJECT["tool"]["pact-matrix"]["frameworks"]
+PYTHONS: list[str] = sorted(
+    (
+        classifier.rsplit(" ", 1)[-1]
+        for classifier in _PYPROJECT["project"]["classifiers"]
+        if classifier.startswith("Programming Language :: Python :: 3.")
+    ),
+    key=lambda version: tuple(map(int, version.split("."))),
+)
+
+
+def cell_name(python: str, framework: str) -> str:
+    """The nox session of one matrix cell, e.g. `verify-3.12(flask)`."""
+    return f"verify-{'.'.join(python.split('.')[:2])}({framework})"
+
+
+# One cell publishes verification results, so that no cell's result can mask another's.
+PUBLISHING_CELL = cell_name(PYTHONS[-1], FRAMEWORKS[0])

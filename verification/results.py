@@ -1,0 +1,107 @@
+"""What one matrix cell verified, interaction by interaction, as JSON other tools can read.
+
+Each `verify` cell writes one `CellResult` to `results/<cell>.json`, named after its nox
+session (`results/verify-3.12(flask).json`). The crosscheck compares
+cells with it, the report renders it, and CI uploads it; the verifier's structured results
+(`Verifier.results`) are the source, never its console text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class InteractionOutcome:
+    consumer: str
+    description: str
+    states: tuple[str, ...]
+    success: bool
+    pending: bool = False
+    # One line per problem: a mismatch ("body $.id: Expected 'x' to be equal to 1") or
+    # an error that stopped the interaction (a failed state change, a refused connection).
+    mismatches: tuple[str, ...] = ()
+    duration_ms: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        """What identifies the interaction across cells that verified the same pacts."""
+        return (self.consumer, self.description, self.states)
+
+    @property
+    def name(self) -> str:
+        given = f" given {' and '.join(self.states)}" if self.states else ""
+        return f"{self.consumer}: {self.description}{given}"
+
+
+@dataclass(frozen=True)
+class PactRef:
+    """One pact the broker selected for the cell, identified by its content."""
+
+    consumer: str
+    url: str
+    pending: bool = False
+    wip: bool = False
+
+
+@dataclass(frozen=True)
+class CellResult:
+    cell: str
+    framework: str
+    python: str
+    provider: str
+    provider_version: str
+    provider_branch: str | None
+    broker: str
+    success: bool
+    seconds: float
+    interactions: tuple[InteractionOutcome, ...] = ()
+    pacts: tuple[PactRef, ...] = ()
+    published: bool = False
+    # Why the cell failed when no interaction says so (no pacts, broker down, ...).
+    error: str | None = None
+    report: str = ""
+    schema: int = field(default=SCHEMA_VERSION)
+
+    @property
+    def verified(self) -> int:
+        return len(self.interactions)
+
+    @property
+    def failed(self) -> tuple[InteractionOutcome, ...]:
+        return tuple(i for i in self.interactions if not i.success)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CellResult:
+        data: dict[str, Any] = json.loads(text)
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported result schema {data.get('schema')!r}")
+        data["interactions"] = tuple(
+            InteractionOutcome(
+                **{**item, "states": tuple(item["states"]), "mismatches": tuple(item["mismatches"])}
+            )
+            for item in data["interactions"]
+        )
+        data["pacts"] = tuple(PactRef(**item) for item in data["pacts"])
+        return cls(**data)
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.cell}.json"
+        # Write then rename: a reader (the crosscheck, a CI upload) never sees half a file.
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(self.to_json(), encoding="utf-8")
+        partial.replace(path)
+        return path
+
+
+def load_results(directory: Path) -> list[CellResult]:
+    return [CellResult.from_json(p.read_text("utf-8")) for p in sorted(directory.glob("*.json"))]
