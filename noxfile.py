@@ -144,3 +144,26 @@ def tests(session: nox.Session) -> None:
     """The test suite (the verification cells run in `verify`)."""
     install(session, "test")
     session.run("pytest", "--ignore=tests/verification", *session.posargs)
+
+
+# No python=: it only reads and writes files, so the Python that runs nox will do, and CI's
+# final job needs no interpreter of the matrix.
+@nox.session(tags=["report"])
+def report(session: nox.Session) -> None:
+    """The matrix as Markdown and HTML (results/report.md, .html), then the cross-cell comparison.
+
+    It reads the cells' results in results/ and the `nox --report` files in results/nox/:
+        nox -t verify --report results/nox/verify.json; nox -s report
+    """
+    install(session, "report")
+    session.run(
+        "python",
+        "-m",
+        "verification",
+        "report",
+        f"--results={RESULTS_DIR}",
+        f"--markdown={RESULTS_DIR / 'report.md'}",
+        f"--html={RESULTS_DIR / 'report.html'}",
+        *session.posargs,
+    )
+    session.run("python", "-m", "verification", "compare", str(RESULTS_DIR))
