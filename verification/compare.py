@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from verification.results import CellResult
 
-InteractionKey = tuple[str, str, tuple[str, ...]]
-
 
 @dataclass(frozen=True)
 class Disagreement:
@@ -90,7 +88,8 @@ def compare(results: Iterable[CellResult]) -> Comparison:
         if urls:
             by_pacts.setdefault(urls, []).append(result)
         else:
-            not_compared.append((result.cell, f"verified no pacts ({result.error or 'no error'})"))
+            why = result.error.strip().splitlines()[0] if result.error else "no error given"
+            not_compared.append((result.cell, f"verified no pacts ({why})"))
     groups = []
     for urls, cells in by_pacts.items():
         if len(cells) == 1:
@@ -101,23 +100,21 @@ def compare(results: Iterable[CellResult]) -> Comparison:
 
 
 def _group(urls: frozenset[str], cells: Sequence[CellResult]) -> Group:
-    outcomes: list[dict[InteractionKey, tuple[str, str]]] = [
-        {i.key: (i.name, "passed" if i.success else "failed") for i in cell.interactions}
-        for cell in cells
+    names = {i.key: i.name for cell in cells for i in cell.interactions}
+    outcomes = [
+        {i.key: "passed" if i.success else "failed" for i in cell.interactions} for cell in cells
     ]
-    keys = sorted({key for cell in outcomes for key in cell})
     disagreements = []
-    for key in keys:
+    for key in sorted(names):
         said = tuple(
-            (cell.cell, outcome.get(key, ("", "missing"))[1])
+            (cell.cell, outcome.get(key, "missing"))
             for cell, outcome in zip(cells, outcomes, strict=True)
         )
         if len({what for _, what in said}) > 1:
-            name = next(outcome[key][0] for outcome in outcomes if key in outcome)
-            disagreements.append(Disagreement(interaction=name, outcomes=said))
+            disagreements.append(Disagreement(interaction=names[key], outcomes=said))
     return Group(
         pact_urls=urls,
         cells=tuple(cell.cell for cell in cells),
-        interactions=len(keys),
+        interactions=len(names),
         disagreements=tuple(disagreements),
     )

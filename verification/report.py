@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -127,34 +127,37 @@ def load_nox_reports(paths: Iterable[Path]) -> dict[str, NoxRecord]:
 
 def build(
     results: Sequence[CellResult],
-    nox_records: dict[str, NoxRecord],
+    nox_records: Mapping[str, NoxRecord],
     *,
     frameworks: Sequence[str] = FRAMEWORKS,
     pythons: Sequence[str] = PYTHONS,
 ) -> MatrixReport:
     by_cell = {result.cell: result for result in results}
     cells = tuple(
-        _cell_report(framework, python, by_cell.get(name), nox_records.get(name))
+        _cell_report(framework, python, by_cell, nox_records)
         for framework in frameworks
         for python in pythons
-        for name in [cell_name(python, framework)]
     )
-    in_matrix = {cell.cell for cell in cells}
     return MatrixReport(
         frameworks=tuple(frameworks),
         pythons=tuple(pythons),
         cells=cells,
         comparison=compare(results),
-        outside_matrix=tuple(sorted(set(by_cell) - in_matrix)),
+        outside_matrix=tuple(sorted(set(by_cell) - {cell.cell for cell in cells})),
     )
 
 
 def _cell_report(
-    framework: str, python: str, result: CellResult | None, nox: NoxRecord | None
+    framework: str,
+    python: str,
+    results: Mapping[str, CellResult],
+    nox_records: Mapping[str, NoxRecord],
 ) -> CellReport:
+    name = cell_name(python, framework)
+    result, nox = results.get(name), nox_records.get(name)
     status, note = _status(result, nox)
     return CellReport(
-        cell=cell_name(python, framework),
+        cell=name,
         framework=framework,
         python=python,
         status=status,
