@@ -7,6 +7,9 @@ pinned by uv.lock).
     nox -s verify                 # every cell: each framework on each Python
     nox -s "verify-3.12(flask)"   # one cell
     nox -t fastapi                # one framework on every Python
+
+    # The matrix report (nox does not create the folder of its --report file):
+    mkdir -p results/nox && nox -t verify --report results/nox/verify.json; nox -s report
 """
 
 from __future__ import annotations
@@ -152,8 +155,8 @@ def tests(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """The matrix as Markdown and HTML (results/report.md, .html), then the cross-cell comparison.
 
-    It reads the cells' results in results/ and the `nox --report` files in results/nox/:
-        nox -t verify --report results/nox/verify.json; nox -s report
+    It reads the cells' results in results/ and the `nox --report` files in results/nox/
+    (see the commands at the top of this file).
     """
     install(session, "report")
     session.run(
