@@ -7,6 +7,9 @@ pinned by uv.lock).
     nox -s verify                 # every cell: each framework on each Python
     nox -s "verify-3.12(flask)"   # one cell
     nox -t fastapi                # one framework on every Python
+
+    # The matrix report (nox does not create the folder of its --report file):
+    mkdir -p results/nox && nox -t verify --report results/nox/verify.json; nox -s report
 """
 
 from __future__ import annotations
@@ -186,3 +189,26 @@ def ruby_broker_client(session: nox.Session) -> None:
     """The broker driven by the Ruby pact-broker client, which cannot share the tests' venv."""
     install(session, "ruby-broker-client")
     session.run("pytest", "tests/broker/test_broker_ruby_client.py", *session.posargs)
+
+
+# No python=: it only reads and writes files, so the Python that runs nox will do, and CI's
+# final job needs no interpreter of the matrix.
+@nox.session(tags=["report"])
+def report(session: nox.Session) -> None:
+    """The matrix as Markdown and HTML (results/report.md, .html), then the cross-cell comparison.
+
+    It reads the cells' results in results/ and the `nox --report` files in results/nox/
+    (see the commands at the top of this file).
+    """
+    install(session, "report")
+    session.run(
+        "python",
+        "-m",
+        "verification",
+        "report",
+        f"--results={RESULTS_DIR}",
+        f"--markdown={RESULTS_DIR / 'report.md'}",
+        f"--html={RESULTS_DIR / 'report.html'}",
+        *session.posargs,
+    )
+    session.run("python", "-m", "verification", "compare", str(RESULTS_DIR))

@@ -1,4 +1,4 @@
-"""Command line for the steps around verification: `python -m verification publish`."""
+"""Command line for the steps around verification: `python -m verification <command>`."""
 
 from __future__ import annotations
 
@@ -6,38 +6,127 @@ import argparse
 import sys
 from pathlib import Path
 
-from verification import pact_cli
-from verification.settings import Settings, SettingsError
+from verification.results import CellResult, load_results, results_dir
+
+
+class CommandError(Exception):
+    """The command cannot do its job for a reason the user can fix (exit status 2)."""
 
 
 def publish(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    if settings.broker is None:
-        raise SettingsError("set PACT_BROKER_BASE_URL to the broker to publish to")
-    print(
-        pact_cli.publish(
-            settings.broker,
-            args.pact_dir or settings.pact_dir,
-            consumer_version=settings.consumer_version,
-            branch=settings.consumer_branch,
+    # Imported here: publishing needs httpx and the pact CLI, which compare and report
+    # (CI's final job) do not install.
+    from verification import pact_cli
+    from verification.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        if settings.broker is None:
+            raise SettingsError("set PACT_BROKER_BASE_URL to the broker to publish to")
+        print(
+            pact_cli.publish(
+                settings.broker,
+                args.pact_dir or settings.pact_dir,
+                consumer_version=settings.consumer_version,
+                branch=settings.consumer_branch,
+            )
         )
-    )
+    except (SettingsError, pact_cli.PactCliError) as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def _results(directory: Path, *, required: bool) -> list[CellResult]:
+    try:
+        results = load_results(directory)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CommandError(f"cannot read the results in {directory}: {error!r}") from error
+    if required and not results:
+        raise CommandError(
+            f"no result files (*.json) in {directory}: nothing to compare; run the verify cells "
+            "first, or name the directory their results are in"
+        )
+    return results
+
+
+def compare_cells(args: argparse.Namespace) -> int:
+    from verification.compare import compare
+
+    comparison = compare(_results(args.results_dir, required=True))
+    print("\n".join(comparison.lines()))
+    return 0 if comparison.ok else 1
+
+
+def render_report(args: argparse.Namespace) -> int:
+    # Imported here: Jinja2 is needed by this command only.
+    from verification import report
+
+    nox_files = args.nox_report
+    if nox_files is None:
+        nox_files = sorted((args.results / report.NOX_REPORTS).glob("*.json"))
+    try:
+        nox_records = report.load_nox_reports(nox_files)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CommandError(f"cannot read the nox reports: {error!r}") from error
+    matrix = report.build(_results(args.results, required=False), nox_records)
+    text = report.markdown(matrix)
+    if args.markdown:
+        print(f"wrote {report.write(args.markdown, text)}")
+    else:
+        print(text)
+    if args.html:
+        print(f"wrote {report.write(args.html, report.html_page(matrix))}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verification", description=__doc__)
     commands = parser.add_subparsers(required=True)
+
     publish_command = commands.add_parser(
         "publish",
         help="publish the consumer's pacts to PACT_BROKER_BASE_URL as version = git commit",
     )
     publish_command.add_argument("pact_dir", nargs="?", type=Path, help="default: pacts/")
     publish_command.set_defaults(run=publish)
+
+    compare_command = commands.add_parser(
+        "compare",
+        help="fail (exit 1) when cells that verified the same pacts disagree on an interaction",
+    )
+    compare_command.add_argument(
+        "results_dir",
+        nargs="?",
+        type=Path,
+        default=results_dir(),
+        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
+    )
+    compare_command.set_defaults(run=compare_cells)
+
+    report_command = commands.add_parser(
+        "report", help="the matrix as a Markdown table (stdout or --markdown) and an HTML page"
+    )
+    report_command.add_argument(
+        "--results",
+        type=Path,
+        default=results_dir(),
+        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
+    )
+    report_command.add_argument(
+        "--nox-report",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="`nox --report` files (default: every *.json in RESULTS/nox/)",
+    )
+    report_command.add_argument("--markdown", type=Path, metavar="OUT", help="write it here")
+    report_command.add_argument("--html", type=Path, metavar="OUT", help="write the HTML page")
+    report_command.set_defaults(run=render_report)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (SettingsError, pact_cli.PactCliError) as error:
+    except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

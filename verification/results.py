@@ -9,9 +9,13 @@ cells with it, the report renders it, and CI uploads it; the verifier's structur
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from verification.project import PROJECT_ROOT
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +105,11 @@ class CellResult:
         partial.write_text(self.to_json(), encoding="utf-8")
         partial.replace(path)
         return path
+
+
+def results_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the cells write their results: `PACT_RESULTS_DIR`, else `results/`."""
+    return Path(environ.get("PACT_RESULTS_DIR") or PROJECT_ROOT / "results")
 
 
 def load_results(directory: Path) -> list[CellResult]:

@@ -18,6 +18,7 @@ from typing import Any
 from verification import gitinfo
 from verification.broker_api import BrokerEndpoint
 from verification.project import PROJECT_ROOT, PUBLISHING_CELL
+from verification.results import results_dir
 
 PROVIDER = "UserProvider"
 
@@ -84,7 +85,7 @@ class Settings:
             publishing_cell=environ.get("PACT_PUBLISHING_CELL") or PUBLISHING_CELL,
             request_timeout_ms=_positive_int(environ, "PACT_REQUEST_TIMEOUT_MS", 5000),
             state_secret=environ.get("PACT_STATE_SECRET") or None,
-            results_dir=Path(environ.get("PACT_RESULTS_DIR") or PROJECT_ROOT / "results"),
+            results_dir=results_dir(environ),
             pact_dir=Path(environ.get("PACT_DIR") or PROJECT_ROOT / "pacts"),
         )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
+from verification.junit import write_junit
 from verification.settings import Settings
 
 
@@ -14,6 +15,7 @@ def test_provider_honours_the_consumer_pacts(
 ) -> None:
     result = run(Cell(framework), settings, broker_endpoint)
     result.write(results_dir)
+    write_junit(result, results_dir)  # one testcase per interaction, for CI to show
 
     assert result.error is None, f"{result.error}\n\n{result.report}"
     assert result.verified > 0, f"verified zero interactions\n\n{result.report}"

@@ -1,0 +1,200 @@
+"""The GitHub Actions workflow, checked here because GitHub cannot run in this suite.
+
+It must be a valid workflow, pass the Actions security linter, and run one job for each
+`verify` session that nox lists: its matrix step is run here exactly as CI would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
+
+WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "verify.yml"
+# check-jsonschema, zizmor and nox are in the test dependency group, beside this Python.
+TOOLS = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+# An insecure workflow: zizmor must find it, or a clean verdict on ours would mean nothing.
+INSECURE_WORKFLOW = """\
+name: insecure
+on: pull_request_target
+jobs:
+  greet:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def workflow() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text("utf-8"))
+    return data
+
+
+def steps(job: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = workflow()["jobs"][job]["steps"]
+    return found
+
+
+def run_tool(*args: str | Path, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TOOLS / str(args[0])), *map(str, args[1:])],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def zizmor_findings(path: Path) -> list[dict[str, Any]]:
+    # --offline: no GitHub API, so no token and no network; the audits that need it are off.
+    completed = run_tool("zizmor", "--offline", "--format=json", path)
+    assert completed.stdout, completed.stderr
+    findings: list[dict[str, Any]] = json.loads(completed.stdout)
+    return findings
+
+
+def test_the_workflow_matches_githubs_workflow_schema() -> None:
+    completed = run_tool(
+        "check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_schema_check_rejects_an_invalid_workflow(tmp_path: Path) -> None:
+    invalid = tmp_path / "invalid.yml"
+    invalid.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
+    completed = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", invalid)
+    assert completed.returncode != 0, completed.stdout
+
+
+def test_zizmor_finds_nothing_of_medium_or_high_severity() -> None:
+    findings = zizmor_findings(WORKFLOW)
+    serious = [f for f in findings if f["determinations"]["severity"] in {"Medium", "High"}]
+    assert serious == [], json.dumps(serious, indent=2)
+
+
+def test_zizmor_finds_the_flaws_of_an_insecure_workflow(tmp_path: Path) -> None:
+    insecure = tmp_path / ".github" / "workflows" / "insecure.yml"
+    insecure.parent.mkdir(parents=True)
+    insecure.write_text(INSECURE_WORKFLOW)
+    found = {finding["ident"] for finding in zizmor_findings(insecure)}
+    flaws = {"template-injection", "unpinned-uses", "artipacked", "excessive-permissions"}
+    assert flaws <= found, found
+
+
+def test_every_action_is_pinned_by_commit_with_its_version_named() -> None:
+    text = WORKFLOW.read_text("utf-8")
+    uses = re.findall(r"uses:\s*(\S+)(.*)", text)
+    assert uses
+    for action, comment in uses:
+        assert PINNED.match(action), f"{action} is not pinned by a full commit SHA"
+        assert re.search(r"#\s*v\d+", comment), f"{action} does not name its version"
+
+
+def test_checkouts_do_not_keep_the_token_and_jobs_only_read() -> None:
+    data = workflow()
+    assert data["permissions"] == {}
+    for name, job in data["jobs"].items():
+        assert job["permissions"] == {"contents": "read"}, name
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+
+
+def test_no_expression_is_expanded_inside_a_shell_script() -> None:
+    for name, job in workflow()["jobs"].items():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), f"{name}: {step.get('name')}"
+
+
+def test_the_matrix_step_lists_exactly_the_verify_sessions_of_nox(tmp_path: Path) -> None:
+    """Run the workflow's matrix step as CI would, and hold it against `nox -l --json`."""
+    step = next(s for s in steps("cells") if s.get("id") == "matrix")
+    output = tmp_path / "github_output"
+    output.touch()
+    environment = {
+        **os.environ,
+        "GITHUB_OUTPUT": str(output),
+        # The step finds nox and python on PATH, as after the workflow's install step.
+        "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
+    }
+    subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        check=True,
+        timeout=120,
+    )
+    name, _, value = output.read_text("utf-8").strip().partition("=")
+    assert name == "matrix"
+    matrix = json.loads(value)["include"]
+
+    listed = run_tool("nox", "--list", "--json", "--tags", "verify")
+    assert listed.returncode == 0, listed.stderr
+    sessions = json.loads(listed.stdout)
+    assert matrix == [{"session": s["session"], "python": s["python"]} for s in sessions]
+    # And that is every framework on every Python the project declares.
+    expected = {cell_name(python, framework) for python in PYTHONS for framework in FRAMEWORKS}
+    assert {cell["session"] for cell in matrix} == expected
+    assert {cell["python"] for cell in matrix} == set(PYTHONS)
+
+
+def test_each_cell_job_runs_its_own_session_on_its_own_python() -> None:
+    job = workflow()["jobs"]["verify"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.cells.outputs.matrix) }}"
+    assert job["strategy"]["fail-fast"] is False
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    verify = next(s for s in job["steps"] if s.get("name") == "Verify")
+    assert verify["env"]["CELL"] == "${{ matrix.session }}"
+    assert 'nox --session "$CELL" --report "results/nox/$CELL.json"' in verify["run"]
+
+
+def test_cells_use_the_broker_secrets_and_publish_from_the_publishing_cell_only() -> None:
+    verify = next(s for s in steps("verify") if s.get("name") == "Verify")
+    for name in ("BASE_URL", "USERNAME", "PASSWORD", "TOKEN"):
+        assert verify["env"][f"PACT_BROKER_{name}"] == f"${{{{ secrets.PACT_BROKER_{name} }}}}"
+    # Publishing is asked of every cell; verification/cell.py lets only this one do it.
+    assert verify["env"]["PACT_PUBLISH_VERIFICATION_RESULTS"] == "true"
+    assert verify["env"]["PACT_PUBLISHING_CELL"] == "${{ vars.PACT_PUBLISHING_CELL }}"
+    assert workflow()["env"]["CI"] == "true"
+
+
+def test_the_final_job_reports_every_cell_even_when_cells_failed() -> None:
+    job = workflow()["jobs"]["report"]
+    assert job["needs"] == ["cells", "verify"]
+    assert job["if"] == "${{ !cancelled() }}"
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert "nox --session report" in runs
+    assert any('>> "$GITHUB_STEP_SUMMARY"' in run for run in runs)
+    download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {"pattern": "cell-*", "path": "results", "merge-multiple": True}
+    uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert any("results/report.html" in s["with"]["path"] for s in uploads)
+
+
+def test_each_cell_uploads_its_results_junit_and_nox_report() -> None:
+    upload = next(s for s in steps("verify") if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "${{ !cancelled() }}"
+    assert upload["with"]["name"] == "cell-${{ matrix.session }}"
+    # The whole folder: <cell>.json, <cell>.junit.xml and nox/<cell>.json.
+    assert upload["with"]["path"] == "results/"
+
+
+def test_the_report_session_the_final_job_runs_exists() -> None:
+    listed = run_tool("nox", "--list", "--json", "--session", "report")
+    assert listed.returncode == 0, listed.stderr
+    assert [s["session"] for s in json.loads(listed.stdout)] == ["report"]

@@ -1,0 +1,197 @@
+"""Cells that verified the same pacts must agree on every interaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from verification.__main__ import main
+from verification.compare import compare
+from verification.results import CellResult, InteractionOutcome, PactRef
+
+MakeCell = Callable[..., CellResult]
+MakeInteraction = Callable[..., InteractionOutcome]
+NEW_PACT = PactRef("UserConsumer", "http://broker.test/pacts/provider/UserProvider/pact-version/2")
+
+
+def test_cells_that_agree_pass(make_cell: MakeCell) -> None:
+    cells = [
+        make_cell(python, framework)
+        for python in ("3.11", "3.12")
+        for framework in ("flask", "fastapi")
+    ]
+    comparison = compare(cells)
+
+    assert comparison.ok
+    [group] = comparison.groups
+    assert group.cells == tuple(cell.cell for cell in cells)
+    assert group.interactions == 3
+    assert comparison.verdict() == (
+        "4 cells in 1 group(s) that verified the same pacts, 3 interaction(s): every cell agrees"
+    )
+
+
+def test_cells_that_both_fail_an_interaction_agree(
+    make_cell: MakeCell, make_interaction: MakeInteraction
+) -> None:
+    failed = make_interaction("a request for user 1", success=False, mismatches=["status"])
+    comparison = compare([make_cell(framework=f, interactions=[failed]) for f in ("flask", "x")])
+    assert comparison.ok
+
+
+def test_an_interaction_one_cell_fails_is_a_disagreement_naming_cells_and_interaction(
+    make_cell: MakeCell, make_interaction: MakeInteraction
+) -> None:
+    passed = make_interaction("a request for user 1", "user 1 exists")
+    failed = make_interaction("a request for user 1", "user 1 exists", success=False)
+    comparison = compare(
+        [
+            make_cell("3.12", "flask", [passed]),
+            make_cell("3.12", "fastapi", [failed]),
+            make_cell("3.13", "flask", [passed]),
+        ]
+    )
+
+    assert not comparison.ok
+    [disagreement] = comparison.groups[0].disagreements
+    assert disagreement.interaction == "UserConsumer: a request for user 1 given user 1 exists"
+    assert disagreement.describe() == (
+        "UserConsumer: a request for user 1 given user 1 exists: "
+        "passed in verify-3.12(flask), verify-3.13(flask); failed in verify-3.12(fastapi)"
+    )
+    assert "1 disagree" in comparison.verdict()
+
+
+def test_an_interaction_missing_from_one_cell_is_a_disagreement(
+    make_cell: MakeCell, make_interaction: MakeInteraction
+) -> None:
+    first, second = make_interaction("first"), make_interaction("second", "a state")
+    comparison = compare(
+        [make_cell("3.12", "flask", [first, second]), make_cell("3.12", "fastapi", [first])]
+    )
+
+    assert not comparison.ok
+    [disagreement] = comparison.groups[0].disagreements
+    assert disagreement.outcomes == (
+        ("verify-3.12(flask)", "passed"),
+        ("verify-3.12(fastapi)", "missing"),
+    )
+
+
+def test_the_same_description_in_another_state_is_another_interaction(
+    make_cell: MakeCell, make_interaction: MakeInteraction
+) -> None:
+    in_one_state = make_interaction("a request for user 1", "user 1 exists")
+    in_another = make_interaction("a request for user 1", "user 1 was deleted")
+    comparison = compare(
+        [
+            make_cell(framework="flask", interactions=[in_one_state]),
+            make_cell(framework="fastapi", interactions=[in_another]),
+        ]
+    )
+    assert len(comparison.groups[0].disagreements) == 2
+
+
+def test_cells_that_verified_other_pacts_are_compared_only_among_themselves(
+    make_cell: MakeCell, make_interaction: MakeInteraction
+) -> None:
+    newer = [make_interaction("a request that only the new pact has")]
+    comparison = compare(
+        [
+            make_cell("3.11", "flask"),
+            make_cell("3.11", "fastapi"),
+            make_cell("3.12", "flask", newer, pacts=[NEW_PACT]),
+            make_cell("3.12", "fastapi", newer, pacts=[NEW_PACT]),
+        ]
+    )
+
+    assert comparison.ok
+    assert [group.cells for group in comparison.groups] == [
+        ("verify-3.11(flask)", "verify-3.11(fastapi)"),
+        ("verify-3.12(flask)", "verify-3.12(fastapi)"),
+    ]
+
+
+def test_a_cell_no_other_can_be_held_against_fails_the_comparison(make_cell: MakeCell) -> None:
+    comparison = compare(
+        [
+            make_cell("3.11", "flask"),
+            make_cell("3.11", "fastapi"),
+            make_cell("3.12", "flask", pacts=[NEW_PACT]),
+        ]
+    )
+
+    assert not comparison.ok
+    assert comparison.not_compared == (
+        ("verify-3.12(flask)", "no other cell verified the same pacts"),
+    )
+
+
+def test_a_cell_that_verified_no_pacts_fails_the_comparison(make_cell: MakeCell) -> None:
+    comparison = compare(
+        [
+            make_cell(framework="flask"),
+            make_cell(framework="fastapi"),
+            make_cell(framework="x", interactions=[], pacts=[], error="no pacts"),
+        ]
+    )
+
+    assert not comparison.ok
+    assert comparison.not_compared == (("verify-3.12(x)", "verified no pacts (no pacts)"),)
+
+
+def test_a_single_cell_compares_nothing(make_cell: MakeCell) -> None:
+    comparison = compare([make_cell()])
+    assert not comparison.ok
+    assert comparison.verdict() == "nothing was compared: no two cells verified the same pacts"
+
+
+def test_the_command_fails_and_names_the_cells_and_interaction(
+    make_cell: MakeCell,
+    make_interaction: MakeInteraction,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed = make_interaction("a request to create a user", success=False)
+    make_cell("3.12", "flask").write(tmp_path)
+    make_cell("3.12", "fastapi", [*make_cell().interactions[:2], failed]).write(tmp_path)
+
+    assert main(["compare", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "DISAGREE UserConsumer: a request to create a user: " in out
+    assert "failed in verify-3.12(fastapi); passed in verify-3.12(flask)" in out
+
+
+def test_the_command_passes_and_says_what_it_compared(
+    make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for framework in ("flask", "fastapi"):
+        make_cell("3.12", framework).write(tmp_path)
+    (tmp_path / "nox").mkdir()  # nox reports live in a folder and are not results
+
+    assert main(["compare", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 cells in 1 group(s) that verified the same pacts, 3 interaction(s)")
+    assert "cells verify-3.12(fastapi), verify-3.12(flask)" in out
+
+
+@pytest.mark.parametrize("folder", ["empty", "missing"])
+def test_no_result_files_is_an_error_not_a_pass(
+    folder: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / folder
+    if folder == "empty":
+        directory.mkdir()
+
+    assert main(["compare", str(directory)]) == 2
+    assert "no result files (*.json)" in capsys.readouterr().err
+
+
+def test_an_unreadable_result_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "verify-3.12(flask).json").write_text('{"schema": 99}')
+    assert main(["compare", str(tmp_path)]) == 2
+    assert "unsupported result schema 99" in capsys.readouterr().err

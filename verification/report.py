@@ -1,0 +1,311 @@
+"""The whole matrix at a glance: a Markdown table for CI's step summary and an HTML page.
+
+The sources are the cells' results (`results/<cell>.json`) and nox's own record of each
+session (`nox --report FILE`), which also knows the cells that never wrote a result:
+skipped for a missing interpreter, aborted, or failed before the verification ran. The
+grid is every framework on every Python the project declares; a cell that neither
+source mentions is shown as "not run", never left out.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from verification.compare import Comparison, compare
+from verification.project import FRAMEWORKS, PYTHONS, cell_name
+from verification.results import CellResult
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ABORTED = "aborted"
+    NOT_RUN = "not run"
+
+
+# Where `nox --report` files go: a folder of the results directory, because every *.json
+# directly in it is read as a cell's result.
+NOX_REPORTS = "nox"
+
+# nox's `result_code` (its `Status` enum), mapped one by one: SKIPPED is 2, which a
+# truthiness test would count as a success.
+NOX_RESULT_CODES = {1: Status.PASSED, 0: Status.FAILED, 2: Status.SKIPPED, -1: Status.ABORTED}
+
+SYMBOLS = {
+    Status.PASSED: "✅",
+    Status.FAILED: "❌",
+    Status.SKIPPED: "⏭️",
+    Status.ABORTED: "⛔",
+    Status.NOT_RUN: "⬜",
+}
+
+
+@dataclass(frozen=True)
+class NoxRecord:
+    """One session in a `nox --report` file."""
+
+    session: str
+    status: Status
+    reason: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CellReport:
+    cell: str
+    framework: str
+    python: str
+    status: Status
+    result: CellResult | None
+    nox: NoxRecord | None
+    # Why the cell did not pass, in one line, when the status alone does not say.
+    note: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        """The whole session's time if nox recorded it, else the verification's."""
+        if self.nox is not None:
+            return self.nox.seconds
+        return None if self.result is None else self.result.seconds
+
+
+@dataclass(frozen=True)
+class MatrixReport:
+    frameworks: tuple[str, ...]
+    pythons: tuple[str, ...]
+    cells: tuple[CellReport, ...]
+    comparison: Comparison
+    # Result files of cells the project no longer declares.
+    outside_matrix: tuple[str, ...]
+
+    def cell(self, framework: str, python: str) -> CellReport:
+        return next(c for c in self.cells if c.framework == framework and c.python == python)
+
+    def count(self, status: Status) -> int:
+        return sum(cell.status is status for cell in self.cells)
+
+    @property
+    def provider(self) -> str | None:
+        """Provider, version and branch as the results name them, if they all agree."""
+        names = {
+            f"{r.provider} {r.provider_version} ({r.provider_branch or 'no branch'})"
+            for r in (cell.result for cell in self.cells)
+            if r is not None
+        }
+        return names.pop() if len(names) == 1 else None
+
+
+def load_nox_reports(paths: Iterable[Path]) -> dict[str, NoxRecord]:
+    """Each session in these `nox --report` files by its full name (`verify-3.12(flask)`)."""
+    records: dict[str, NoxRecord] = {}
+    for path in paths:
+        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        for session in data["sessions"]:
+            code = session["result_code"]
+            if code not in NOX_RESULT_CODES:
+                raise ValueError(f"{path}: unknown nox result_code {code!r} in {session}")
+            # The first signature is the full name; the others are shorter aliases.
+            name = session["signatures"][0]
+            records[name] = NoxRecord(
+                session=name,
+                status=NOX_RESULT_CODES[code],
+                reason=session.get("reason"),
+                seconds=float(session.get("duration") or 0.0),
+            )
+    return records
+
+
+def build(
+    results: Sequence[CellResult],
+    nox_records: Mapping[str, NoxRecord],
+    *,
+    frameworks: Sequence[str] = FRAMEWORKS,
+    pythons: Sequence[str] = PYTHONS,
+) -> MatrixReport:
+    by_cell = {result.cell: result for result in results}
+    cells = tuple(
+        _cell_report(framework, python, by_cell, nox_records)
+        for framework in frameworks
+        for python in pythons
+    )
+    return MatrixReport(
+        frameworks=tuple(frameworks),
+        pythons=tuple(pythons),
+        cells=cells,
+        comparison=compare(results),
+        outside_matrix=tuple(sorted(set(by_cell) - {cell.cell for cell in cells})),
+    )
+
+
+def _cell_report(
+    framework: str,
+    python: str,
+    results: Mapping[str, CellResult],
+    nox_records: Mapping[str, NoxRecord],
+) -> CellReport:
+    name = cell_name(python, framework)
+    result, nox = results.get(name), nox_records.get(name)
+    status, note = _status(result, nox)
+    return CellReport(
+        cell=name,
+        framework=framework,
+        python=python,
+        status=status,
+        result=result,
+        nox=nox,
+        note=note,
+    )
+
+
+def _status(result: CellResult | None, nox: NoxRecord | None) -> tuple[Status, str | None]:
+    """The cell's status and why; nox judges the whole session, the result the verification."""
+    error = _first_line(result.error) if result is not None and result.error else None
+    if nox is not None and nox.status is not Status.PASSED:
+        named = result is not None and bool(result.failed)
+        fallback = None if named else f"the nox session {nox.status}; see its log"
+        return nox.status, error or nox.reason or fallback
+    if result is None:
+        if nox is None:
+            return Status.NOT_RUN, None
+        return Status.FAILED, "the session passed but wrote no result file"
+    if not result.success:
+        return Status.FAILED, error
+    return Status.PASSED, None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+# Markdown
+
+
+def markdown(report: MatrixReport) -> str:
+    """The step summary: the grid, the counts, the comparison and what did not pass."""
+    lines = ["## Pact verification matrix", ""]
+    if report.provider:
+        lines += [f"Provider {_md(report.provider)}", ""]
+    lines += [
+        "| framework | " + " | ".join(f"Python {p}" for p in report.pythons) + " |",
+        "|---|" + "---|" * len(report.pythons),
+    ]
+    for framework in report.frameworks:
+        grid_cells = (_md_grid_cell(report.cell(framework, p)) for p in report.pythons)
+        lines.append(f"| {_md(framework)} | " + " | ".join(grid_cells) + " |")
+    counts = ", ".join(f"{report.count(status)} {status}" for status in Status)
+    lines += ["", f"**{len(report.cells)} cells:** {counts}", ""]
+    mark = "✅" if report.comparison.ok else "❌"
+    lines += [f"**Cross-cell comparison:** {mark} {_md(report.comparison.verdict())}", ""]
+    problems = _md_problems(report)
+    if problems:
+        lines += ["### What did not pass", "", *problems, ""]
+    lines += [
+        "<details><summary>Every cell</summary>",
+        "",
+        "| cell | status | interactions verified | failed | verification s | session s |",
+        "|---|---|---:|---:|---:|---:|",
+        *(_md_detail_row(cell) for cell in report.cells),
+        "",
+        "</details>",
+    ]
+    if report.outside_matrix:
+        names = ", ".join(f"`{_md(name)}`" for name in report.outside_matrix)
+        lines += ["", f"Results of cells outside the matrix, not shown: {names}"]
+    return "\n".join(lines) + "\n"
+
+
+def _md_grid_cell(cell: CellReport) -> str:
+    text = f"{SYMBOLS[cell.status]} {cell.status}"
+    if cell.result is not None:
+        failed = len(cell.result.failed)
+        text += f"<br>{cell.result.verified} verified" + (f", {failed} failed" if failed else "")
+    if cell.seconds is not None:
+        text += f"<br>{cell.seconds:.1f} s"
+    return text
+
+
+def _md_detail_row(cell: CellReport) -> str:
+    result = cell.result
+    columns = [
+        f"`{cell.cell}`",
+        f"{SYMBOLS[cell.status]} {cell.status}",
+        "-" if result is None else str(result.verified),
+        "-" if result is None else str(len(result.failed)),
+        "-" if result is None else f"{result.seconds:.1f}",
+        "-" if cell.nox is None else f"{cell.nox.seconds:.1f}",
+    ]
+    return "| " + " | ".join(columns) + " |"
+
+
+def _md_problems(report: MatrixReport) -> list[str]:
+    problems = []
+    for cell in report.cells:
+        if cell.status in (Status.PASSED, Status.NOT_RUN):
+            continue
+        if cell.note:
+            problems.append(f"- {SYMBOLS[cell.status]} `{cell.cell}`: {_md(cell.note)}")
+        for outcome in cell.result.failed if cell.result else ():
+            pending = " (pending)" if outcome.pending else ""
+            first = _md(_shorten(outcome.mismatches[0])) if outcome.mismatches else "no detail"
+            if len(outcome.mismatches) > 1:
+                first += f" (and {len(outcome.mismatches) - 1} more)"
+            problems.append(
+                f"- {SYMBOLS[cell.status]} `{cell.cell}`: {_md(outcome.name)}{pending}: {first}"
+            )
+    problems.extend(
+        f"- ❌ disagreement: {_md(d.describe())}"
+        for group in report.comparison.groups
+        for d in group.disagreements
+    )
+    problems.extend(
+        f"- ❌ `{cell}` not compared: {_md(why)}" for cell, why in report.comparison.not_compared
+    )
+    return problems
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Backslash-escapable in GitHub Markdown; `$` too, which would otherwise start maths.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
+
+
+def _md(text: str) -> str:
+    """Text from pacts and providers, shown literally: no markup, links or HTML of its own."""
+    one_line = " ".join(text.split())
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+# HTML
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("verification", "templates"),
+    # Mismatch text and interaction names come from providers and pacts: escape everything.
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def html_page(report: MatrixReport) -> str:
+    """A self-contained page (inline CSS, no scripts, no external assets) of the matrix."""
+    return _TEMPLATES.get_template("report.html.j2").render(report=report, Status=Status)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
