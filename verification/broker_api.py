@@ -80,6 +80,7 @@ def pacts_for_verification(
     *,
     selectors: Sequence[dict[str, Any]],
     provider_branch: str | None,
+    include_pending: bool,
     include_wip_since: date | None,
 ) -> list[PactRef]:
     """The pacts the broker selects for `provider`, as the verifier will ask for them."""
@@ -90,7 +91,7 @@ def pacts_for_verification(
             url = template.replace("{provider}", quote(provider, safe=""))
             body: dict[str, Any] = {
                 "consumerVersionSelectors": list(selectors),
-                "includePendingStatus": True,
+                "includePendingStatus": include_pending,
             }
             if provider_branch:
                 body["providerVersionBranch"] = provider_branch
@@ -127,11 +128,7 @@ def _consumer_of(pact: dict[str, Any]) -> str:
 
 def verified_consumers(endpoint: BrokerEndpoint, provider: str, provider_version: str) -> set[str]:
     """The consumers whose pacts have a result from this provider version, per the matrix."""
-    params = [
-        ("q[][pacticipant]", provider),
-        ("q[][version]", provider_version),
-        ("latestby", "cvp"),
-    ]
+    params = {"q[][pacticipant]": provider, "q[][version]": provider_version, "latestby": "cvp"}
     try:
         with endpoint.client() as client:
             matrix = _json(client.get("/matrix", params=params))

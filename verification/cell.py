@@ -9,21 +9,21 @@ and (from the publishing cell only) publishes the results back.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import platform
 import re
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from pact import Verifier
 
-from providers.api import PROVIDER_STATES_PATH, STATE_SECRET_HEADER
+import providers
+from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.runner import serve
+from states import StateStore
 from verification import broker_api
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
@@ -33,6 +33,10 @@ from verification.settings import PROVIDER, Settings
 # The verifier's FFI logs go through Python logging; at INFO it writes several lines per
 # interaction, which costs time and buries the report. Its report is kept separately.
 logging.getLogger("pact").setLevel(logging.WARNING)
+
+
+class CellFailure(RuntimeError):
+    """The cell failed as a whole: nothing to verify, nothing verified, results not published."""
 
 
 @dataclass(frozen=True)
@@ -45,52 +49,30 @@ class Cell:
         return cell_name(self.python, self.framework)
 
 
-def create_provider_app(framework: str, *, state_secret: str) -> Any:
-    """The framework's app with a fresh store and the provider-state endpoint mounted."""
-    module = importlib.import_module(f"providers.{framework}")
-    return module.create_app(provider_states=True, state_secret=state_secret)
+def run(
+    cell: Cell, settings: Settings, endpoint: BrokerEndpoint, *, store: StateStore | None = None
+) -> CellResult:
+    """Verify `cell` against the pacts `endpoint` selects; a failure is reported, not raised.
 
-
-def run(cell: Cell, settings: Settings, endpoint: BrokerEndpoint) -> CellResult:
-    """Verify `cell` against the pacts `endpoint` selects; a failure is reported, not raised."""
+    The provider serves `store`, a fresh in-memory store unless one is given.
+    """
     started = time.perf_counter()
     publishing = settings.publish_results and cell.name == settings.publishing_cell
-    failure: str | None = None
     pacts: list[PactRef] = []
     results: dict[str, Any] = {}
     report = ""
-    published = False
+    error: str | None = None
     with capture_logs() as provider_log:
         try:
-            pacts = broker_api.pacts_for_verification(
-                endpoint,
-                PROVIDER,
-                selectors=settings.selectors,
-                provider_branch=settings.provider_branch,
-                include_wip_since=settings.include_wip_since,
-            )
-            if not pacts:
-                failure = (
-                    f"the broker at {endpoint.url} selected no pacts for {PROVIDER} with "
-                    f"selectors {list(settings.selectors)} and provider branch "
-                    f"{settings.provider_branch!r}: nothing was verified"
-                )
-            else:
-                results, report = _verify(cell, settings, endpoint, publishing=publishing)
-                if publishing:
-                    published = _confirm_published(endpoint, settings, pacts)
-        except (BrokerError, PublicationError) as error:
-            failure = str(error)
+            pacts = _select_pacts(endpoint, settings)
+            results, report = _verify(cell, settings, endpoint, store, publishing=publishing)
+            if publishing:
+                _confirm_published(endpoint, settings, pacts)
+            _check_something_was_verified(results, pacts)
+        except (BrokerError, CellFailure) as failure:
+            error = str(failure)
     interactions = tuple(_outcome(item) for item in results.get("interactionResults", []))
-    if not failure and pacts and not interactions:
-        failure = f"the verifier checked zero interactions in {len(pacts)} pact(s)"
-    if (
-        not failure
-        and not results.get("result", False)
-        and not any(not i.success for i in interactions)
-    ):
-        failure = "the verifier failed without naming an interaction:\n" + _errors_text(results)
-    success = failure is None and bool(results.get("result")) and bool(interactions)
+    success = error is None and results.get("result") is True
     if not success and provider_log:
         report += "\n\nProvider log:\n" + "\n".join(provider_log)
     return CellResult(
@@ -105,24 +87,51 @@ def run(cell: Cell, settings: Settings, endpoint: BrokerEndpoint) -> CellResult:
         seconds=round(time.perf_counter() - started, 3),
         interactions=interactions,
         pacts=tuple(pacts),
-        published=published,
-        error=failure,
+        published=publishing and error is None,
+        error=error,
         report=report,
     )
 
 
+def _select_pacts(endpoint: BrokerEndpoint, settings: Settings) -> list[PactRef]:
+    # Asked before the verifier runs, so that "no pacts" fails at once with the selectors in
+    # the message, and so that the result names the exact pact contents that were verified.
+    pacts = broker_api.pacts_for_verification(
+        endpoint,
+        PROVIDER,
+        selectors=settings.selectors,
+        provider_branch=settings.provider_branch,
+        include_pending=settings.include_pending,
+        include_wip_since=settings.include_wip_since,
+    )
+    if not pacts:
+        raise CellFailure(
+            f"the broker at {endpoint.url} selected no pacts for {PROVIDER} with selectors "
+            f"{list(settings.selectors)} and provider branch {settings.provider_branch!r}: "
+            "nothing was verified"
+        )
+    return pacts
+
+
 def _verify(
-    cell: Cell, settings: Settings, endpoint: BrokerEndpoint, *, publishing: bool
+    cell: Cell,
+    settings: Settings,
+    endpoint: BrokerEndpoint,
+    store: StateStore | None,
+    *,
+    publishing: bool,
 ) -> tuple[dict[str, Any], str]:
     # A secret per run: the state endpoint answers only requests that carry it, and the
     # verifier adds it to every request it sends, the state changes included.
     state_secret = settings.state_secret or secrets.token_urlsafe(32)
-    app = create_provider_app(cell.framework, state_secret=state_secret)
+    app = providers.create_app(
+        cell.framework, store, provider_states=True, state_secret=state_secret
+    )
     with serve(app) as server:
         verifier = (
             Verifier(PROVIDER, host="127.0.0.1")
             .add_transport(url=server.url)
-            .state_handler(f"{server.url}{PROVIDER_STATES_PATH}", body=True, teardown=True)
+            .state_handler(f"{server.url}{STATE_PATH}", body=True, teardown=True)
             .add_custom_header(STATE_SECRET_HEADER, state_secret)
             .set_request_timeout(settings.request_timeout_ms)
             .set_coloured_output(enabled=False)
@@ -131,17 +140,22 @@ def _verify(
             verifier.set_publish_options(
                 version=settings.provider_version, branch=settings.provider_branch
             )
-        builder = verifier.broker_source(
-            endpoint.url,
-            username=endpoint.username,
-            password=endpoint.password,
-            token=endpoint.token,
-            selector=True,
-            use_env=False,
-        )
+        if endpoint.token:
+            builder = verifier.broker_source(
+                endpoint.url, token=endpoint.token, selector=True, use_env=False
+            )
+        else:
+            builder = verifier.broker_source(
+                endpoint.url,
+                username=endpoint.username,
+                password=endpoint.password,
+                selector=True,
+                use_env=False,
+            )
         for selector in settings.selectors:
-            builder.consumer_version(**{_snake(key): value for key, value in selector.items()})
-        builder.include_pending()
+            builder.consumer_version(**{_snake_case(key): value for key, value in selector.items()})
+        if settings.include_pending:
+            builder.include_pending()
         if settings.provider_branch:
             builder.provider_branch(settings.provider_branch)
         if settings.include_wip_since:
@@ -150,28 +164,31 @@ def _verify(
         # A failure raises a bare RuntimeError; the outcome is read from verifier.results.
         with contextlib.suppress(RuntimeError):
             verifier.verify()
-        return verifier.results, verifier.output(strip_ansi=True)
+        # output() is a string backed by FFI memory: copy it into a plain str.
+        return verifier.results, str(verifier.output(strip_ansi=True))
 
 
-class PublicationError(RuntimeError):
-    """The verifier was told to publish results, but the broker does not have them."""
-
-
-def _confirm_published(endpoint: BrokerEndpoint, settings: Settings, pacts: list[PactRef]) -> bool:
+def _confirm_published(endpoint: BrokerEndpoint, settings: Settings, pacts: list[PactRef]) -> None:
     # pact-python only prints a failed publication; ask the broker instead of trusting it.
-    expected = {pact.consumer for pact in pacts}
-    missing = expected - broker_api.verified_consumers(
-        endpoint, PROVIDER, settings.provider_version
-    )
+    verified = broker_api.verified_consumers(endpoint, PROVIDER, settings.provider_version)
+    missing = {pact.consumer for pact in pacts} - verified
     if missing:
-        raise PublicationError(
+        raise CellFailure(
             f"verification results were not published for {sorted(missing)}: the broker has "
             f"no result from {PROVIDER} {settings.provider_version} (see the verifier's output)"
         )
-    return True
 
 
-def _snake(key: str) -> str:
+def _check_something_was_verified(results: dict[str, Any], pacts: list[PactRef]) -> None:
+    interactions = results.get("interactionResults", [])
+    if not interactions:
+        raise CellFailure(f"the verifier checked zero interactions in {len(pacts)} pact(s)")
+    if results.get("result") is not True and all(i.get("result") == "OK" for i in interactions):
+        errors = "\n".join(str(e) for e in results.get("errors", [])) or "(no detail)"
+        raise CellFailure(f"the verifier failed without naming an interaction:\n{errors}")
+
+
+def _snake_case(key: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
 
 
@@ -180,7 +197,7 @@ def _outcome(item: dict[str, Any]) -> InteractionOutcome:
     return InteractionOutcome(
         consumer=str(item.get("consumer", "")),
         description=str(item.get("description", "")),
-        states=tuple(str(s) for s in item.get("providerStates", [])),
+        states=tuple(str(state) for state in item.get("providerStates", [])),
         success=item.get("result") == "OK",
         pending=bool(item.get("pending", False)),
         mismatches=_mismatches(item.get("mismatch")),
@@ -189,22 +206,24 @@ def _outcome(item: dict[str, Any]) -> InteractionOutcome:
 
 
 def _mismatches(mismatch: dict[str, Any] | None) -> tuple[str, ...]:
+    """One line per problem, e.g. `BodyMismatch $.id: Expected 'three' to be equal to 3`."""
     if not mismatch:
         return ()
-    if mismatch.get("type") == "mismatches":
-        return tuple(
-            f"{m.get('type', 'Mismatch')} {m.get('path') or m.get('key') or ''}: "
-            f"{m.get('mismatch', m)}".replace("  ", " ")
-            for m in mismatch.get("mismatches", [])
+    if mismatch.get("type") != "mismatches":
+        return (str(mismatch.get("message") or mismatch),)
+    lines = []
+    for item in mismatch.get("mismatches", []):
+        where = item.get("path") or item.get("key")
+        kind = item.get("type", "Mismatch")
+        lines.append(
+            f"{kind} {where}: {item.get('mismatch')}"
+            if where
+            else f"{kind}: {item.get('mismatch')}"
         )
-    return (str(mismatch.get("message") or mismatch),)
+    return tuple(lines)
 
 
-def _errors_text(results: dict[str, Any]) -> str:
-    return "\n".join(str(error) for error in results.get("errors", [])) or "(no detail)"
-
-
-@contextmanager
+@contextlib.contextmanager
 def capture_logs() -> Iterator[list[str]]:
     """Collect what the provider and its server log while a cell runs, to show on failure."""
     lines: list[str] = []
@@ -217,8 +236,11 @@ def capture_logs() -> Iterator[list[str]]:
     handler = Collect(level=logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO))
     try:
         yield lines
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)

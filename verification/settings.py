@@ -53,6 +53,7 @@ class Settings:
     consumer_version: str
     consumer_branch: str | None
     selectors: tuple[dict[str, Any], ...]
+    include_pending: bool
     include_wip_since: date | None
     publish_results: bool
     publishing_cell: str
@@ -76,7 +77,14 @@ class Settings:
             consumer_version=environ.get("PACT_CONSUMER_VERSION") or commit or provider_version,
             consumer_branch=environ.get("PACT_CONSUMER_BRANCH") or branch,
             selectors=_selectors(environ.get("PACT_CONSUMER_VERSION_SELECTORS")),
-            include_wip_since=_wip_since(environ.get("PACT_INCLUDE_WIP_PACTS_SINCE")),
+            # Pending and work-in-progress pacts are verified without failing the build. A
+            # fresh embedded broker has never recorded a verification, so there every pact
+            # would be pending and no failure could fail the cell: both are for real brokers.
+            include_pending=_flag(environ, "PACT_INCLUDE_PENDING", default=broker is not None),
+            include_wip_since=_wip_since(
+                environ.get("PACT_INCLUDE_WIP_PACTS_SINCE"),
+                default=None if broker is None else DEFAULT_WIP_SINCE,
+            ),
             # The embedded broker lives for one cell, so publishing there loses nothing and
             # lets can-i-deploy be asked; a shared broker gets results only when asked to.
             publish_results=_flag(
@@ -127,9 +135,9 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def _wip_since(value: str | None) -> date | None:
+def _wip_since(value: str | None, *, default: date | None) -> date | None:
     if value is None:
-        return DEFAULT_WIP_SINCE
+        return default
     if value.strip().lower() in {"", "false", "off", "none"}:
         return None
     try:
