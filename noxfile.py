@@ -28,7 +28,9 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 # A missing interpreter must fail fast, never trigger a download from the network.
 nox.options.download_python = "never"
-nox.options.sessions = ["lint", "tests", "verify"]
+# `nox` alone runs these, in this order: the checks, every verification cell, then the
+# comparisons and the report that read the cells' results.
+nox.options.sessions = ["lint", "tests", "ruby_broker_client", "verify", "crosscheck", "report"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
@@ -151,10 +153,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS, tags=["checks"])
 def crosscheck(session: nox.Session) -> None:
-    """Differential checks: Flask and FastAPI answer every generated request alike.
+    """Flask and FastAPI answer every generated request alike, and the cells' results agree.
 
     CROSSCHECK_EXAMPLES sets the hypothesis examples per test (default 1000; the test suite
-    runs 200). Extra arguments go to pytest.
+    runs 200). Extra arguments go to pytest. The cells' results in results/, when there are
+    any, must agree wherever the cells verified the same pacts.
     """
     install(session, "test")
     examples = os.environ.get("CROSSCHECK_EXAMPLES", "1000")
@@ -165,6 +168,10 @@ def crosscheck(session: nox.Session) -> None:
         *session.posargs,
         env={"CROSSCHECK_EXAMPLES": examples},
     )
+    if any(RESULTS_DIR.glob("*.json")):
+        session.run("python", "-m", "verification", "compare", str(RESULTS_DIR))
+    else:
+        session.log(f"No cell results in {RESULTS_DIR}/ to compare: run `nox -s verify` first.")
 
 
 @nox.session(python=NEWEST_PYTHON, default=False)
