@@ -1,9 +1,10 @@
-"""Differential checks: the Flask and the FastAPI provider must be indistinguishable.
+"""Differential checks: the providers of every framework must be indistinguishable.
 
-Both run side by side on real sockets, over stores that start out the same, and get the same
-generated requests: odd ids and paths, wrong methods, bad bodies and content types, bodies
-over the size limit, state changes, and sequences of create / read / delete. Their answers
-must agree on status, content type, JSON body (timestamps by format, not value), the header
+Every framework that pyproject.toml lists (Flask and FastAPI) runs side by side on real
+sockets, over stores that start out the same, and gets the same generated requests: odd ids
+and paths, wrong methods, bad bodies and content types, bodies over the size limit, state
+changes, and sequences of create / read / delete. Each answer must agree with the first
+framework's on status, content type, JSON body (timestamps by format, not value), the header
 names a client sees, and the values of `Allow` and `Content-Length`.
 
 `CROSSCHECK_EXAMPLES` sets how many examples each test runs (default 200; the `crosscheck`
@@ -12,6 +13,7 @@ nox session runs many more).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -35,7 +37,8 @@ from hypothesis.stateful import (
 
 from providers import api
 from providers.testing import running_provider
-from states import PROVIDER_STATES, VERNA_HAMPTON
+from states import PROVIDER_STATES, VERNA_HAMPTON, User
+from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -247,50 +250,64 @@ def _timestamps_as_format(value: object) -> object:
 
 
 @dataclass
-class Pair:
-    flask: ProviderUnderTest
-    fastapi: ProviderUnderTest
+class Providers:
+    """Every framework's provider, each answer compared with the first framework's."""
+
+    sides: list[ProviderUnderTest]
     compared: int = 0
 
     def reset(self) -> None:
-        for side in (self.flask, self.fastapi):
+        for side in self.sides:
             side.store.reset()
 
+    def put(self, user: User) -> None:
+        for side in self.sides:
+            side.store.put(user)
+
     def send(self, request: Request) -> dict[str, Any]:
-        """Send `request` to both; fail with both answers unless they agree."""
+        """Send `request` to every provider; fail with the answers unless they all agree."""
         answers = [
             answer(
                 side.request(
                     request.method, request.path, content=request.body, headers=request.headers
                 )
             )
-            for side in (self.flask, self.fastapi)
+            for side in self.sides
         ]
         self.compared += 1
-        if answers[0] != answers[1]:
-            flask_text, fastapi_text = (
-                json.dumps(one, indent=2, ensure_ascii=False, default=str).splitlines()
-                for one in answers
-            )
-            diff = "\n".join(
-                difflib.unified_diff(flask_text, fastapi_text, "flask", "fastapi", lineterm="")
-            )
-            pytest.fail(f"The frameworks answer differently.\n\nRequest:\n{request}\n\n{diff}")
-        return answers[0]
+        reference, *others = zip(self.sides, answers, strict=True)
+        for side, other in others:
+            if other != reference[1]:
+                texts = (
+                    json.dumps(one, indent=2, ensure_ascii=False, default=str).splitlines()
+                    for one in (reference[1], other)
+                )
+                diff = "\n".join(
+                    difflib.unified_diff(
+                        *texts, reference[0].framework, side.framework, lineterm=""
+                    )
+                )
+                pytest.fail(f"The frameworks answer differently.\n\nRequest:\n{request}\n\n{diff}")
+        return reference[1]
+
+    def stores(self) -> set[str]:
+        # The repr lists the stored ids and the next id.
+        return {repr(side.store) for side in self.sides}
 
 
 @pytest.fixture(scope="module")
-def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
-    with running_provider("flask") as flask, running_provider("fastapi") as fastapi:
-        both = Pair(flask, fastapi)
-        yield both
+def providers(request: pytest.FixtureRequest) -> Iterator[Providers]:
+    with contextlib.ExitStack() as stack:
+        every = Providers([stack.enter_context(running_provider(name)) for name in FRAMEWORKS])
+        yield every
     # The count goes in the close-out note: show it even when output is captured.
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
             reporter.write_line(
-                f"crosscheck: {both.compared} requests sent to both frameworks, answered alike"
+                f"crosscheck: {every.compared} requests sent to {', '.join(FRAMEWORKS)}, "
+                "answered alike"
             )
 
 
@@ -299,12 +316,13 @@ def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
 
 @SETTINGS
 @given(request=requests(), with_verna=st.booleans())
-def test_any_request_gets_the_same_answer(pair: Pair, request: Request, with_verna: bool) -> None:
-    pair.reset()
+def test_any_request_gets_the_same_answer(
+    providers: Providers, request: Request, with_verna: bool
+) -> None:
+    providers.reset()
     if with_verna:
-        for side in (pair.flask, pair.fastapi):
-            side.store.put(VERNA_HAMPTON)
-    pair.send(request)
+        providers.put(VERNA_HAMPTON)
+    providers.send(request)
 
 
 class CreateReadDelete(RuleBasedStateMachine):
@@ -312,14 +330,14 @@ class CreateReadDelete(RuleBasedStateMachine):
 
     created = Bundle("created")
 
-    def __init__(self, pair: Pair) -> None:
+    def __init__(self, providers: Providers) -> None:
         super().__init__()
-        self.pair = pair
-        pair.reset()
+        self.providers = providers
+        providers.reset()
 
     @rule(target=created, body=user_bodies)
     def create(self, body: dict[str, object]) -> int:
-        answered = self.pair.send(
+        answered = self.providers.send(
             Request("POST", "/users/", encode(body, False), {"Content-Type": "application/json"})
         )
         user_id: int = answered["body"]["id"] if answered["status"] == 200 else -1
@@ -327,21 +345,21 @@ class CreateReadDelete(RuleBasedStateMachine):
 
     @rule(user_id=created)
     def read(self, user_id: int) -> None:
-        self.pair.send(Request("GET", f"/users/{user_id}"))
+        self.providers.send(Request("GET", f"/users/{user_id}"))
 
     @rule(user_id=consumes(created))
     def delete_then_read(self, user_id: int) -> None:
-        self.pair.send(Request("DELETE", f"/users/{user_id}"))
-        self.pair.send(Request("GET", f"/users/{user_id}"))
-        self.pair.send(Request("DELETE", f"/users/{user_id}"))
+        self.providers.send(Request("DELETE", f"/users/{user_id}"))
+        self.providers.send(Request("GET", f"/users/{user_id}"))
+        self.providers.send(Request("DELETE", f"/users/{user_id}"))
 
     @rule(user_id=st.integers(-2, 200))
     def read_any(self, user_id: int) -> None:
-        self.pair.send(Request("HEAD" if user_id % 3 == 0 else "GET", f"/users/{user_id}"))
+        self.providers.send(Request("HEAD" if user_id % 3 == 0 else "GET", f"/users/{user_id}"))
 
     @rule(change=state_changes)
     def change_state(self, change: dict[str, object]) -> None:
-        self.pair.send(
+        self.providers.send(
             Request(
                 "POST", api.STATE_PATH, encode(change, True), {"Content-Type": "application/json"}
             )
@@ -349,17 +367,16 @@ class CreateReadDelete(RuleBasedStateMachine):
 
     @rule(request=requests())
     def stray_request(self, request: Request) -> None:
-        self.pair.send(request)
+        self.providers.send(request)
 
     @invariant()
     def stores_agree(self) -> None:
-        # The repr lists the stored ids and the next id.
-        assert repr(self.pair.flask.store) == repr(self.pair.fastapi.store)
+        assert len(self.providers.stores()) == 1, self.providers.stores()
 
 
-def test_sequences_get_the_same_answers(pair: Pair) -> None:
+def test_sequences_get_the_same_answers(providers: Providers) -> None:
     run_state_machine_as_test(
-        lambda: CreateReadDelete(pair),  # type: ignore[arg-type]
+        lambda: CreateReadDelete(providers),  # type: ignore[arg-type]
         settings=STATEFUL_SETTINGS,
     )
 
@@ -380,7 +397,7 @@ def test_a_difference_fails_showing_the_request_and_both_answers() -> None:
             {"Content-Type": "application/json"},
         )
         with pytest.raises(pytest.fail.Exception) as failed:
-            Pair(open_provider, guarded_provider).send(request)
+            Providers([open_provider, guarded_provider]).send(request)
     message = str(failed.value)
     assert "POST /_pact/provider_states" in message
     assert '-  "status": 200' in message

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from providers.testing import ProviderUnderTest, running_provider
+from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-PYPROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
 
 
 @pytest.fixture(params=FRAMEWORKS)

@@ -19,6 +19,7 @@ from uvicorn.importer import import_from_string
 import providers
 from providers import api
 from providers.runner import serve
+from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -74,7 +75,7 @@ def test_uvicorn_entry_point_app_has_no_state_endpoint() -> None:
     assert not any(path.startswith("/_pact") for path in fastapi_paths(app.routes))
 
 
-@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_the_production_apps_answer_404_to_a_state_change(framework: str) -> None:
     module = importlib.import_module(f"providers.{framework}")
     with serve(module.app) as server:
@@ -89,7 +90,7 @@ def test_the_production_apps_answer_404_to_a_state_change(framework: str) -> Non
 
 
 def test_the_generic_factory_defaults_to_no_state_endpoint() -> None:
-    for framework in ("flask", "fastapi"):
+    for framework in FRAMEWORKS:
         app = providers.create_app(framework)
         paths = flask_paths(app) if isinstance(app, flask.Flask) else set(fastapi_paths(app.routes))
         assert api.STATE_PATH not in paths

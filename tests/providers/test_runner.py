@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 import providers
 from providers.runner import ServerStartError, interface_of, serve
+from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -61,7 +62,7 @@ def test_serves_on_a_port_the_os_picked_in_this_process(app: Callable[..., Any])
     assert str(os.getpid()) in response.text
 
 
-@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_after_the_block_the_port_is_closed_and_the_thread_gone(framework: str) -> None:
     before = set(threading.enumerate())
     with serve(providers.create_app(framework)) as server, httpx.Client() as client:
