@@ -278,13 +278,13 @@ class Providers:
         reference, *others = zip(self.sides, answers, strict=True)
         for side, other in others:
             if other != reference[1]:
-                texts = (
+                expected, got = (
                     json.dumps(one, indent=2, ensure_ascii=False, default=str).splitlines()
                     for one in (reference[1], other)
                 )
                 diff = "\n".join(
                     difflib.unified_diff(
-                        *texts, reference[0].framework, side.framework, lineterm=""
+                        expected, got, reference[0].framework, side.framework, lineterm=""
                     )
                 )
                 pytest.fail(f"The frameworks answer differently.\n\nRequest:\n{request}\n\n{diff}")
