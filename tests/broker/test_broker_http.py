@@ -434,11 +434,37 @@ def test_the_index_links_and_the_html_view(client: httpx.Client) -> None:
     ):
         assert relation in links
     assert links["pb:provider-pacts-for-verification"]["templated"] is True
-    consumer = unique_name("html-consumer-")
-    publish(client, pact_document(consumer, unique_name("p-"), ["/a"]), "1")
+
+
+def test_the_html_view_shows_integrations_the_matrix_and_environments(
+    client: httpx.Client,
+) -> None:
+    consumer, provider = unique_name("html-consumer-"), unique_name("html-provider-")
+    publish(client, pact_document(consumer, provider, ["/a"]), "c<1>")
+    pact = assert_json(client.get(f"/pacts/provider/{provider}/consumer/{consumer}/version/c<1>"))
+    client.post(
+        pact["_links"]["pb:publish-verification-results"]["href"],
+        json={"success": False, "providerApplicationVersion": "p-9"},
+    )
+    version = assert_json(client.get(f"/pacticipants/{consumer}/versions/c<1>"))
+    (production,) = (
+        link for link in version["_links"]["pb:record-deployment"] if link["name"] == "production"
+    )
+    assert client.post(production["href"], json={}).status_code == 201
+
     page = client.get("/", headers={"accept": "text/html,application/xhtml+xml"})
+
+    assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert consumer in page.text
+    text = page.text
+    assert consumer in text
+    assert "c&lt;1&gt;" in text  # names are escaped
+    assert "c<1>" not in text
+    assert "failed</span> with p-9" in text  # the integration's latest result
+    assert "Verification matrix" in text
+    assert text.count("p-9") >= 2  # and its row in the matrix
+    assert "production" in text
+    assert "deployed" in text
 
 
 def test_environments_are_seeded_and_can_be_created(client: httpx.Client) -> None:
