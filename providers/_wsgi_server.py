@@ -85,5 +85,11 @@ class WerkzeugBackend:
         # Request threads are daemons; the loop itself never blocks on one.
         self.request_stop()
 
+    def refuse_connections(self) -> None:
+        # A listening socket that is shut down refuses new connections (Linux, macOS); the
+        # accept loop, woken by it, finds nothing to accept and ends at the wake-up.
+        with contextlib.suppress(OSError):  # already closed
+            self._server.socket.shutdown(socket.SHUT_RDWR)
+
     def startup_error(self) -> BaseException | None:
         return None
