@@ -126,6 +126,20 @@ def _consumer_of(pact: dict[str, Any]) -> str:
         return str(pact.get("shortDescription", "?"))
 
 
+def providers_with_pacts(endpoint: BrokerEndpoint) -> set[str]:
+    """Every provider the broker holds a pact for (`pb:latest-pact-versions`)."""
+    try:
+        with endpoint.client() as client:
+            latest = _json(client.get("/pacts/latest"))
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
+    return {
+        str(pact["_embedded"]["provider"]["name"])
+        for pact in latest.get("pacts", [])
+        if isinstance(pact, dict) and "provider" in pact.get("_embedded", {})
+    }
+
+
 def verified_consumers(endpoint: BrokerEndpoint, provider: str, provider_version: str) -> set[str]:
     """The consumers whose pacts have a result from this provider version, per the matrix."""
     params = {"q[][pacticipant]": provider, "q[][version]": provider_version, "latestby": "cvp"}
