@@ -119,8 +119,12 @@ def serve(
     try:
         _wait_until_answering(thread, server, deadline=time.monotonic() + startup_timeout)
         yield server
-    finally:
-        thread.stop(shutdown_timeout)
+    except BaseException:
+        # A server that cannot stop must not hide what ended the block (Ctrl-C above all).
+        with contextlib.suppress(TimeoutError):
+            thread.stop(shutdown_timeout)
+        raise
+    thread.stop(shutdown_timeout)
 
 
 def _listen(host: str, port: int) -> socket.socket:
