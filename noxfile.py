@@ -37,6 +37,8 @@ PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
 NEWEST_PYTHON = PYTHONS[-1]
 FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
 RESULTS_DIR = Path("results")
+# A cell stops its provider (at most 5 s) and its broker (5 s) once interrupted.
+CELL_INTERRUPT_TIMEOUT = 15.0
 
 # Telemetry off for every pact tool: blocked telemetry once made a verification take 17 minutes.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
@@ -92,8 +94,14 @@ def verify(session: nox.Session, framework: str) -> None:
             "no:cacheprovider",
             *session.posargs,
             env={"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)},
+            # On Ctrl-C, time for the cell to stop its provider and broker before nox
+            # terminates it (nox's default is 0.3 s).
+            interrupt_timeout=CELL_INTERRUPT_TIMEOUT,
         )
         outcome = "passed"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
     finally:
         interactions = None
         if result_file.exists():

@@ -9,14 +9,9 @@ over a socket. Every test prints the time to the failure; the summary lists them
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import ctypes
 import dataclasses
-import http.server
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +21,13 @@ import httpx
 import pytest
 
 from broker.testing import RunningBroker, publish_body, start_broker
-from states import InMemoryUserRepository, User
 from tests.reliability.conftest import record_time_to_failure
+from tests.reliability.faulty import (
+    CrashingStore,
+    HangingStore,
+    RaisingStore,
+    broker_answering_500,
+)
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.results import CellResult
@@ -58,51 +58,6 @@ def run_timed(
 
 
 # -- faults of the provider -------------------------------------------------------------------
-
-
-class RaisingStore(InMemoryUserRepository):
-    """A user database that cannot be written: every state that stores a user fails."""
-
-    def put(self, user: User) -> None:
-        raise RuntimeError("the disk is full")
-
-
-class HangingStore(InMemoryUserRepository, contextlib.AbstractContextManager["HangingStore"]):
-    """A user database whose reads never come back, until the test ends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._release = threading.Event()
-
-    def get(self, user_id: int) -> User | None:
-        self._release.wait()
-        return super().get(user_id)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._release.set()
-
-
-def _raise_system_exit() -> None:
-    raise SystemExit
-
-
-class CrashingStore(InMemoryUserRepository):
-    """The first read kills the server thread that serves it, as an error escaping the server's
-    own loop would: uvicorn's event loop (which runs this read), or Werkzeug's accept loop
-    (which this read's request thread is not; the error lands there at its next wake-up)."""
-
-    def get(self, user_id: int) -> User | None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            for thread in threading.enumerate():
-                if thread.name.startswith("wsgi server on ") and thread.ident is not None:
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit)
-                    )
-        else:
-            loop.call_soon(_raise_system_exit)  # outside any request: uvicorn cannot catch it
-        return super().get(user_id)
 
 
 def test_a_state_setup_that_raises_fails_its_interactions_at_once_and_is_named(
@@ -150,35 +105,6 @@ def test_a_provider_that_hangs_is_stopped_and_named(
 
 
 # -- faults of the broker ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def broker_answering_500() -> Iterator[BrokerEndpoint]:
-    """Something on a real socket that answers every request 500, as a broken broker does."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def fail(self) -> None:
-            body = b'{"errors": {"server": ["the database is locked"]}}'
-            self.send_response(500)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_HEAD = fail
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield BrokerEndpoint(f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_a_broker_that_is_down_fails_the_cell_with_its_address(
