@@ -31,21 +31,24 @@ from verification.settings import Settings
 # Threads end and sockets close a moment after the code that owns them returns.
 SETTLE_SECONDS = 5.0
 
-# (fault, seconds to a failed cell, first line of its message), for the summary.
-_TIMES_TO_FAILURE: list[tuple[str, float, str]] = []
+# What the attacks measured, by section, printed at the end of the run (pytest -s or not).
+_NOTES: dict[str, list[str]] = {}
+
+
+def note(section: str, line: str) -> None:
+    _NOTES.setdefault(section, []).append(line)
 
 
 def record_time_to_failure(fault: str, seconds: float, message: str) -> None:
     first_line = next((line for line in message.splitlines() if line.strip()), "")
-    _TIMES_TO_FAILURE.append((fault, seconds, first_line))
+    note("time to a clear failure", f"{seconds:6.2f} s  {fault}: {first_line}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _TIMES_TO_FAILURE:
-        return
-    terminalreporter.section("time to a clear failure")
-    for fault, seconds, message in _TIMES_TO_FAILURE:
-        terminalreporter.write_line(f"{seconds:6.2f} s  {fault}: {message}")
+    for section, lines in _NOTES.items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(params=FRAMEWORKS)
