@@ -227,3 +227,25 @@ def report(session: nox.Session) -> None:
         *session.posargs,
     )
     session.run("python", "-m", "verification", "compare", str(RESULTS_DIR))
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["checks"], default=False)
+def reliability(session: nox.Session) -> None:
+    """tests/reliability at full strength: the broker under 10x the load, 10x the fuzzing, two
+    whole `nox -s verify` matrices at once from two clones, and Ctrl-C during `nox -s verify`.
+
+    The test suite runs the same tests lighter and skips the two last ones. It needs this
+    checkout's changes committed: the clones are of HEAD.
+    """
+    install(session, "test")
+    session.run(
+        "pytest",
+        "tests/reliability",
+        *session.posargs,
+        env={
+            "RELIABILITY_FULL": "1",
+            "RELIABILITY_VERSIONS_PER_PUBLISHER": "30",
+            "RELIABILITY_SCHEMATHESIS_EXAMPLES": "60",
+            "RELIABILITY_HYPOTHESIS_EXAMPLES": "600",
+        },
+    )
