@@ -32,7 +32,7 @@ from broker.middleware import DEFAULT_MAX_BODY_BYTES
 from broker.testing import RunningBroker, pact_document, publish_body, start_broker
 from tests.reliability.conftest import note
 
-SCHEMATHESIS_EXAMPLES = int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", "6"))
+SCHEMATHESIS_EXAMPLES = int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", "5"))
 HYPOTHESIS = settings(
     max_examples=int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", "60")),
     deadline=None,
@@ -189,7 +189,8 @@ NASTY_NAMES = st.one_of(
 )
 
 
-@HYPOTHESIS
+# Each example sends up to five requests and dumps the database before and after each.
+@settings(HYPOTHESIS, max_examples=max(1, HYPOTHESIS.max_examples // 3))
 @given(name=NASTY_NAMES)
 def test_names_with_path_traversal_or_odd_unicode_are_names_or_refused(
     broker: RunningBroker, name: str

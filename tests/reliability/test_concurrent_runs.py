@@ -31,7 +31,7 @@ full_only = pytest.mark.skipif(not FULL, reason="heavy: runs in the nox `reliabi
 
 
 def test_verification_runs_at_once_do_not_collide(settings: Settings, tmp_path: Path) -> None:
-    runs = 3
+    runs = 2
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
