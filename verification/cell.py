@@ -28,7 +28,7 @@ from pact import Verifier
 import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import StateStore
-from verification import broker_api, watchdog
+from verification import broker_api, broker_relay, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
@@ -143,7 +143,9 @@ def _verify(
     *,
     publishing: bool,
 ) -> tuple[dict[str, Any], str, str | None]:
-    """The verifier's results and report, and what went wrong with the provider (or None)."""
+    """The verifier's results and report, and what went wrong with the provider or the broker
+    while it ran (or None). The verifier reaches the broker through a relay that makes a
+    failing broker fail it at once."""
     # A secret per run: the state endpoint answers only requests that carry it, and the
     # verifier adds it to every request it sends, the state changes included.
     state_secret = settings.state_secret or secrets.token_urlsafe(32)
@@ -151,7 +153,10 @@ def _verify(
         cell.framework, store, provider_states=True, state_secret=state_secret
     )
     # A provider that takes as long as the verifier's request timeout is stopped as hung.
-    with watchdog.watched(app, request_timeout=settings.request_timeout_ms / 1000) as server:
+    with (
+        watchdog.watched(app, request_timeout=settings.request_timeout_ms / 1000) as server,
+        broker_relay.relay(endpoint.url) as broker,
+    ):
         verifier = (
             Verifier(PROVIDER, host="127.0.0.1")
             .add_transport(url=server.url)
@@ -166,11 +171,11 @@ def _verify(
             )
         if endpoint.token:
             builder = verifier.broker_source(
-                endpoint.url, token=endpoint.token, selector=True, use_env=False
+                broker.url, token=endpoint.token, selector=True, use_env=False
             )
         else:
             builder = verifier.broker_source(
-                endpoint.url,
+                broker.url,
                 username=endpoint.username,
                 password=endpoint.password,
                 selector=True,
@@ -188,7 +193,7 @@ def _verify(
         with _one_ca_certificate(endpoint.url, server.url):
             server.verify(verifier)
     # output() is a string backed by FFI memory: copy it into a plain str.
-    return verifier.results, str(verifier.output(strip_ansi=True)), server.problem
+    return verifier.results, str(verifier.output(strip_ansi=True)), server.problem or broker.failure
 
 
 @contextlib.contextmanager
