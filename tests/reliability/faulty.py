@@ -7,12 +7,17 @@ import asyncio
 import contextlib
 import ctypes
 import http.server
+import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import broker
+from providers.runner import RunningServer, serve
 from states import InMemoryUserRepository, User
+from verification import pact_cli
 from verification.broker_api import BrokerEndpoint
 
 # Printed (and flushed) when a HangingStore starts to hang, for a test in another process.
@@ -92,3 +97,39 @@ def broker_answering_500() -> Iterator[BrokerEndpoint]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def broker_failing_later(
+    database: Path, pact_dir: Path, *, consumer_version: str, failing: str, spared: int
+) -> Iterator[tuple[BrokerEndpoint, Callable[[], None]]]:
+    """The real broker holding the consumer's pacts, and `arm()`: from then on, requests
+    (`METHOD path`) that match the regular expression `failing` are answered 500, except the
+    first `spared` of them (the cell's own look at the broker); with `failing="down"`, the
+    broker stops listening once `spared` requests have been answered, as if it crashed."""
+    armed = threading.Event()
+    seen = 0
+    running: list[RunningServer] = []
+    app = broker.create_app(database)
+
+    async def failing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal seen
+        request = f"{scope.get('method')} {scope.get('path')}"
+        matches = failing == "down" or re.search(failing, request) is not None
+        if scope["type"] == "http" and armed.is_set() and matches:
+            seen += 1
+            if seen > spared and failing == "down":
+                running[0].abort()  # the next request finds nobody listening
+            elif seen > spared:
+                body = b'{"errors": {"server": ["the database is locked"]}}'
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 500, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await app(scope, receive, send)
+
+    with serve(failing_app) as server:
+        running.append(server)
+        endpoint = BrokerEndpoint(server.url)
+        pact_cli.publish(endpoint, pact_dir, consumer_version=consumer_version, branch="main")
+        yield endpoint, armed.set

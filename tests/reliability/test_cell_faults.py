@@ -27,6 +27,7 @@ from tests.reliability.faulty import (
     HangingStore,
     RaisingStore,
     broker_answering_500,
+    broker_failing_later,
 )
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
@@ -184,3 +185,38 @@ def test_a_pact_for_a_misspelt_provider_fails_the_cell_and_names_it(
     assert result.error is not None
     assert "selected no pacts for UserProvider" in result.error
     assert "the broker holds pacts only for User-Provider: is the name right?" in result.error
+
+
+@pytest.mark.parametrize(
+    ("failing", "spared"),
+    [
+        ("POST .*/for-verification", 1),  # the verifier's own query, after the cell's
+        ("GET .*/pact-version/", 0),  # the pact itself
+        ("POST .*/verification-results", 0),  # publishing the results
+        ("down", 2),  # gone once the cell has looked (GET /, POST for-verification)
+    ],
+)
+def test_a_broker_that_fails_after_the_cells_own_look_fails_the_cell_at_once(
+    failing: str, spared: int, settings: Settings, tmp_path: Path
+) -> None:
+    # The verifier would retry each of these for two minutes (127 s measured).
+    framework = "flask"  # the broker's side of the cell does not depend on the framework
+    publishing = dataclasses.replace(
+        settings, publish_results=True, publishing_cell=Cell(framework).name
+    )
+    with broker_failing_later(
+        tmp_path / "broker.sqlite",
+        settings.pact_dir,
+        consumer_version=settings.consumer_version,
+        failing=failing,
+        spared=spared,
+    ) as (endpoint, arm):
+        arm()
+        result = run_timed(f"broker fails later: {failing}", framework, publishing, endpoint)
+
+    assert result.error is not None
+    if failing == "down":
+        assert f"cannot reach the Pact Broker at {endpoint.url}" in result.error
+    else:
+        assert "the Pact Broker answered 500 to" in result.error
+        assert "the database is locked" in result.error
