@@ -19,6 +19,9 @@ import httpx
 from verification.results import PactRef
 
 HAL = "application/hal+json, application/json"
+# How long any one request to the broker may take, the cell's and (through the relay) the
+# verifier's: a broker that accepts connections but never answers must not hang the cell.
+BROKER_TIMEOUT_SECONDS = 10.0
 
 
 class BrokerError(RuntimeError):
@@ -33,7 +36,7 @@ class BrokerEndpoint:
     token: str | None = field(default=None, repr=False)
 
     @contextmanager
-    def client(self, timeout: float = 10.0) -> Iterator[httpx.Client]:
+    def client(self, timeout: float = BROKER_TIMEOUT_SECONDS) -> Iterator[httpx.Client]:
         auth = (self.username, self.password or "") if self.username else None
         headers = {"Accept": HAL}
         if self.token:

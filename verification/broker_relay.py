@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from providers.runner import serve
+from verification.broker_api import BROKER_TIMEOUT_SECONDS
 
 # Answers the verifier retries, besides every 5xx.
 RETRIED = frozenset({408, 429})
@@ -40,7 +41,7 @@ NOT_FORWARDED = frozenset(
 class BrokerRelay:
     """The ASGI app of the relay; `failure` is the first failure of the broker it saw."""
 
-    def __init__(self, broker_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, broker_url: str, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> None:
         self.broker_url = broker_url.rstrip("/")
         self.failure: str | None = None
         self.url = ""  # where it listens, once served
@@ -84,9 +85,12 @@ class BrokerRelay:
             answer = await self._client.request(
                 scope["method"], target, headers=headers, content=body
             )
-        except httpx.HTTPError as error:
+        except httpx.HTTPError as error:  # refused, reset, timed out (a broker that hangs)
             reason = f"cannot reach the Pact Broker at {self.broker_url}"
             await self._refuse(send, f"{reason} ({request}): {error!r}")
+            return
+        except Exception as error:  # a 500 from the relay itself would be retried as well
+            await self._refuse(send, f"relaying {request} to the Pact Broker failed: {error!r}")
             return
         if answer.status_code >= 500 or answer.status_code in RETRIED:
             reason = f"the Pact Broker answered {answer.status_code} to {request}"
