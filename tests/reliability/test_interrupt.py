@@ -86,7 +86,7 @@ def test_ctrl_c_while_the_provider_hangs_stops_the_cell_at_once(
         cell = psutil.Process(process.pid)
         ports = [c.laddr.port for c in cell.net_connections("tcp") if c.status == "LISTEN"]
         children = cell.children(recursive=True)
-        assert len(ports) == 2  # the embedded broker and the provider
+        assert len(ports) == 3  # the embedded broker, the relay to it, and the provider
 
         started = time.perf_counter()
         os.killpg(process.pid, signal.SIGINT)
