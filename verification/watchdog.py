@@ -133,7 +133,8 @@ class WatchedProvider:
 
     def _look(self) -> None:
         oldest = self._in_flight.oldest()
-        if oldest is not None and oldest[1] > self._request_timeout - HANG_MARGIN_SECONDS:
+        hang_after = max(self._request_timeout - HANG_MARGIN_SECONDS, self._request_timeout / 2)
+        if oldest is not None and oldest[1] > hang_after:
             self.problem = (
                 f"the provider did not answer {oldest[0]} in {oldest[1]:.1f} s (the verifier "
                 f"gives up after {self._request_timeout:g} s): it hangs, so it was stopped and "
