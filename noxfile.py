@@ -40,6 +40,8 @@ PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
 NEWEST_PYTHON = PYTHONS[-1]
 FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
 RESULTS_DIR = Path("results")
+# A cell stops its provider (at most 5 s) and its broker (5 s) once interrupted.
+CELL_INTERRUPT_TIMEOUT = 15.0
 
 # Telemetry off for every pact tool: blocked telemetry once made a verification take 17 minutes.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
@@ -119,8 +121,14 @@ def verify(session: nox.Session, framework: str) -> None:
             "no:cacheprovider",
             *session.posargs,
             env={"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)},
+            # On Ctrl-C, time for the cell to stop its provider and broker before nox
+            # terminates it (nox's default is 0.3 s).
+            interrupt_timeout=CELL_INTERRUPT_TIMEOUT,
         )
         outcome = "passed"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
     finally:
         interactions = None
         if result_file.exists():
@@ -251,3 +259,25 @@ def report(session: nox.Session) -> None:
         *session.posargs,
     )
     session.run("python", "-m", "verification", "compare", str(RESULTS_DIR))
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["checks"], default=False)
+def reliability(session: nox.Session) -> None:
+    """tests/reliability at full strength: the broker under 10x the load, 10x the fuzzing, two
+    whole `nox -s verify` matrices at once from two clones, and Ctrl-C during `nox -s verify`.
+
+    The test suite runs the same tests lighter and skips the two last ones. It needs this
+    checkout's changes committed: the clones are of HEAD.
+    """
+    install(session, "test")
+    session.run(
+        "pytest",
+        "tests/reliability",
+        *session.posargs,
+        env={
+            "RELIABILITY_FULL": "1",
+            "RELIABILITY_VERSIONS_PER_PUBLISHER": "30",
+            "RELIABILITY_SCHEMATHESIS_EXAMPLES": "60",
+            "RELIABILITY_HYPOTHESIS_EXAMPLES": "600",
+        },
+    )

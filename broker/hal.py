@@ -11,6 +11,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from broker import strict_json
+
 HAL_JSON = "application/hal+json"
 
 
@@ -112,7 +114,7 @@ def decode_metadata(encoded: str) -> dict[str, Any]:
     """The metadata of a pact URL; anything unreadable is treated as no metadata."""
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        value = json.loads(raw)
+        value = strict_json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return {}
     return value if isinstance(value, dict) else {}

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from starlette.exceptions import HTTPException
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while the app reads the body. An HTTPException, because FastAPI turns any other
+    error from reading a body into a 400 ("There was an error parsing the body")."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {max_bytes} bytes")
 
 
 async def json_error(send: Send, status: int, errors: dict[str, list[str]]) -> None:
@@ -33,7 +39,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = {"body": [f"The request body is larger than {self.max_bytes} bytes"]}
+        message = {"body": [_BodyTooLarge(self.max_bytes).detail]}
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await json_error(send, 413, message)
@@ -47,7 +53,7 @@ class BodySizeLimitMiddleware:
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return event
 
         async def tracking_send(event: Message) -> None:

@@ -12,6 +12,8 @@ from urllib.parse import unquote
 
 from starlette.convertors import Convertor, register_url_convertor
 
+from broker.middleware import json_error
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -45,6 +47,14 @@ class EncodedSlashMiddleware:
             except UnicodeDecodeError:
                 raw = None
             if raw is not None:
-                segments = [_escape(unquote(segment)) for segment in raw.split("/")]
+                try:
+                    segments = [
+                        _escape(unquote(segment, errors="strict")) for segment in raw.split("/")
+                    ]
+                except UnicodeDecodeError:
+                    # Not text: refused, rather than stored under U+FFFD for what was sent.
+                    message = "a path segment is not UTF-8 text once percent-decoded"
+                    await json_error(send, 400, {"path": [message]})
+                    return
                 scope = {**scope, "path": "/".join(segments)}
         await self.app(scope, receive, send)

@@ -33,7 +33,10 @@ class RunningBroker:
     def stop(self) -> int:
         """SIGTERM, then the exit code (0 for a clean shutdown)."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=STARTUP_TIMEOUT_S)
+        code = self.process.wait(timeout=STARTUP_TIMEOUT_S)
+        if self.process.stdout is not None:
+            self.process.stdout.close()  # the pipe of the announcement line
+        return code
 
 
 def start_broker(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 if TYPE_CHECKING:
-    import socket
     import threading
     from collections.abc import Awaitable, Callable, MutableMapping
 
@@ -130,7 +130,10 @@ class UvicornBackend:
     def run(self, serving: threading.Event) -> None:
         self._server.serving = serving
         # Off the main thread, uvicorn installs no signal handlers.
-        self._server.run(sockets=[self._listener])
+        try:
+            self._server.run(sockets=[self._listener])
+        finally:
+            self._listener.close()  # uvicorn closes it only when its loop did not die
 
     def request_stop(self) -> None:
         self._server.should_exit = True
@@ -140,6 +143,19 @@ class UvicornBackend:
         self._server.force_exit = True
         self.request_stop()
         self._server.cancel_in_flight()
+
+    def refuse_connections(self) -> None:
+        # Straight on the sockets, not through the event loop: a loop that is blocked (a
+        # hanging sync call in an async endpoint) or dead must not keep clients waiting. The
+        # open connections are shut down too, so a request in flight fails now.
+        sockets = [self._listener]
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                sockets.append(transport.get_extra_info("socket"))
+        for sock in sockets:
+            with contextlib.suppress(OSError, AttributeError):  # closed, or no socket at all
+                sock.shutdown(socket.SHUT_RDWR)
 
     def startup_error(self) -> BaseException | None:
         return self._app.error

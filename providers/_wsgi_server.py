@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable
 
     from _typeshed.wsgi import WSGIEnvironment
@@ -45,17 +45,32 @@ class QuietRequestHandler(WSGIRequestHandler):
         return environ
 
 
+class ConnectionTrackingServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server, knowing its open connections so that an abort can end them
+    (a request thread that hangs would otherwise keep its client waiting)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+
 class WerkzeugBackend:
     def __init__(self, app: Callable[..., Any], listener: socket.socket) -> None:
         host, port = listener.getsockname()[:2]
         # Werkzeug takes its own duplicate of the already-bound, listening socket.
-        self._server = make_server(
-            host,
-            port,
-            app,
-            threaded=True,
-            request_handler=QuietRequestHandler,
-            fd=listener.fileno(),
+        self._server = ConnectionTrackingServer(
+            host, port, app, QuietRequestHandler, fd=listener.fileno()
         )
         listener.close()
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -84,6 +99,16 @@ class WerkzeugBackend:
     def force_stop(self) -> None:
         # Request threads are daemons; the loop itself never blocks on one.
         self.request_stop()
+
+    def refuse_connections(self) -> None:
+        # A listening socket that is shut down refuses new connections (Linux, macOS); the
+        # accept loop, woken by it, finds nothing to accept and ends at the wake-up. Open
+        # connections are shut down too, so that a request in flight fails now.
+        with self._server.connections_lock:
+            sockets = [self._server.socket, *self._server.connections]
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
 
     def startup_error(self) -> BaseException | None:
         return None

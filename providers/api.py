@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from states import User, UserRepository
+
+logger = logging.getLogger(__name__)
 
 # Paths, in the `{name}` template syntax (the Flask adapter converts it to `<name>`).
 USERS_PATH: Final = "/users/"
@@ -301,8 +304,12 @@ class ProviderStateEndpoint:
         try:
             injected = self.handler.handle(body=body, query=query)
         except StateFunctionFailed as failed:
+            # The verifier reports only "a state change handler has failed": the log (which a
+            # failed cell shows) is where the state and its error are named.
+            logger.warning("provider state change failed (409): %s", failed)
             return error(409, str(failed))
         except StateChangeError as refused:
+            logger.warning("provider state change refused (400): %s", refused)
             return error(400, str(refused))
         try:
             return json_response(200, injected)

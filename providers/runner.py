@@ -21,7 +21,7 @@ import inspect
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -42,11 +42,28 @@ class RunningServer:
     host: str
     port: int
     interface: Interface
+    _thread: _ServerThread | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, without a trailing slash."""
         return f"http://{self.host}:{self.port}"
+
+    def failure(self) -> str | None:
+        """Why the server stopped serving before it was asked to stop, or None if it has not."""
+        thread = self._thread
+        if thread is None or thread.is_alive() or thread.stopping:
+            return None
+        return f"{self.interface} server on {self.url} died: {thread.error!r}"
+
+    def abort(self) -> None:
+        """Refuse new connections now, and stop the server without waiting for requests in flight.
+
+        Safe from any thread, even while a request blocks the server's own thread (an ASGI app
+        that hangs blocks its event loop): clients then fail at once instead of waiting.
+        """
+        if self._thread is not None:
+            self._thread.abort()
 
 
 class Backend(Protocol):
@@ -61,6 +78,10 @@ class Backend(Protocol):
 
     def force_stop(self) -> None:
         """Ask `run` to return now, dropping whatever is still in flight."""
+
+    def refuse_connections(self) -> None:
+        """Make the listening socket refuse new connections at once; may be called from any
+        thread, even while `run`'s thread is blocked."""
 
     def startup_error(self) -> BaseException | None:
         """The app's own startup error, when the server reports only that it exited."""
@@ -86,19 +107,24 @@ def serve(
         raise TypeError(f"not a WSGI or ASGI app: {app!r}")
     interface = interface_of(app)
     listener = _listen(host, port)
-    server = RunningServer(host, listener.getsockname()[1], interface)
+    bound_port = listener.getsockname()[1]
     try:
         backend = _make_backend(interface, app, listener)
     except BaseException:
         listener.close()
         raise
-    thread = _ServerThread(backend, name=f"{interface} server on {server.url}")
+    thread = _ServerThread(backend, name=f"{interface} server on http://{host}:{bound_port}")
+    server = RunningServer(host, bound_port, interface, thread)
     thread.start()
     try:
         _wait_until_answering(thread, server, deadline=time.monotonic() + startup_timeout)
         yield server
-    finally:
-        thread.stop(shutdown_timeout)
+    except BaseException:
+        # A server that cannot stop must not hide what ended the block (Ctrl-C above all).
+        with contextlib.suppress(TimeoutError):
+            thread.stop(shutdown_timeout)
+        raise
+    thread.stop(shutdown_timeout)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -143,6 +169,9 @@ class _ServerThread:
         # Set when the server answers, or when `run` ended before that.
         self.settled = threading.Event()
         self.error: BaseException | None = None
+        # Set once the owner asked it to stop: from then on, the thread ending is no failure.
+        self.stopping = False
+        self._aborted = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -152,23 +181,33 @@ class _ServerThread:
         try:
             self.backend.run(self.settled)
         except BaseException as error:  # SystemExit too: uvicorn exits on a failed startup
-            self.error = self.backend.startup_error() or error
+            starting = not self.settled.is_set()
+            self.error = (self.backend.startup_error() if starting else None) or error
         finally:
             self.settled.set()
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    def abort(self) -> None:
+        self.stopping = self._aborted = True
+        self.backend.refuse_connections()
+        self.backend.force_stop()
+
     def stop(self, timeout: float) -> None:
-        """Stop gracefully, then forcefully for the last fifth of `timeout`; then give up."""
-        deadline = time.monotonic() + timeout
-        self.backend.request_stop()
-        self._thread.join(timeout * 0.8)
+        """Stop gracefully, then forcefully for the last fifth of `timeout`; then give up.
+
+        After `abort` there is nothing left to wait for gracefully: only the forced part runs.
+        """
+        self.stopping = True
+        if not self._aborted:
+            self.backend.request_stop()
+            self._thread.join(timeout * 0.8)
         if self._thread.is_alive():
             self.backend.force_stop()
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+            self._thread.join(timeout * 0.2)
         if self._thread.is_alive():
-            raise TimeoutError(f"{self._thread.name} did not stop within {timeout} s")
+            raise TimeoutError(f"{self._thread.name} did not stop in time: a request blocks it")
 
 
 def _wait_until_answering(thread: _ServerThread, server: RunningServer, *, deadline: float) -> None:

@@ -19,6 +19,9 @@ import httpx
 from verification.results import PactRef
 
 HAL = "application/hal+json, application/json"
+# How long any one request to the broker may take, the cell's and (through the relay) the
+# verifier's: a broker that accepts connections but never answers must not hang the cell.
+BROKER_TIMEOUT_SECONDS = 10.0
 
 
 class BrokerError(RuntimeError):
@@ -33,7 +36,7 @@ class BrokerEndpoint:
     token: str | None = field(default=None, repr=False)
 
     @contextmanager
-    def client(self, timeout: float = 10.0) -> Iterator[httpx.Client]:
+    def client(self, timeout: float = BROKER_TIMEOUT_SECONDS) -> Iterator[httpx.Client]:
         auth = (self.username, self.password or "") if self.username else None
         headers = {"Accept": HAL}
         if self.token:
@@ -124,6 +127,20 @@ def _consumer_of(pact: dict[str, Any]) -> str:
         return parts[parts.index("consumer") + 1]
     except (ValueError, IndexError):
         return str(pact.get("shortDescription", "?"))
+
+
+def providers_with_pacts(endpoint: BrokerEndpoint) -> set[str]:
+    """Every provider the broker holds a pact for (`pb:latest-pact-versions`)."""
+    try:
+        with endpoint.client() as client:
+            latest = _json(client.get("/pacts/latest"))
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
+    return {
+        str(pact["_embedded"]["provider"]["name"])
+        for pact in latest.get("pacts", [])
+        if isinstance(pact, dict) and "provider" in pact.get("_embedded", {})
+    }
 
 
 def verified_consumers(endpoint: BrokerEndpoint, provider: str, provider_version: str) -> set[str]:

@@ -27,9 +27,8 @@ from pact import Verifier
 
 import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
-from providers.runner import serve
 from states import StateStore
-from verification import broker_api
+from verification import broker_api, broker_relay, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
@@ -70,7 +69,11 @@ def run(
     with capture_logs() as provider_log:
         try:
             pacts = _select_pacts(endpoint, settings)
-            results, report = _verify(cell, settings, endpoint, store, publishing=publishing)
+            results, report, problem = _verify(
+                cell, settings, endpoint, store, publishing=publishing
+            )
+            if problem is not None:
+                raise CellFailure(problem)
             if publishing:
                 _confirm_published(endpoint, settings, pacts)
             _check_something_was_verified(results, pacts)
@@ -113,9 +116,23 @@ def _select_pacts(endpoint: BrokerEndpoint, settings: Settings) -> list[PactRef]
         raise CellFailure(
             f"the broker at {endpoint.url} selected no pacts for {PROVIDER} with selectors "
             f"{list(settings.selectors)} and provider branch {settings.provider_branch!r}: "
-            "nothing was verified"
+            f"nothing was verified{_other_providers(endpoint)}"
         )
     return pacts
+
+
+def _other_providers(endpoint: BrokerEndpoint) -> str:
+    # A consumer that spelled the provider's name differently is a common cause of "no
+    # pacts": say which providers the broker does hold pacts for.
+    try:
+        names = broker_api.providers_with_pacts(endpoint)
+    except BrokerError:
+        return ""
+    if PROVIDER in names:
+        return ""  # the selectors picked none of them: the message names the selectors
+    if not names:
+        return " (the broker holds no pacts at all)"
+    return f" (the broker holds pacts only for {', '.join(sorted(names))}: is the name right?)"
 
 
 def _verify(
@@ -125,14 +142,21 @@ def _verify(
     store: StateStore | None,
     *,
     publishing: bool,
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, str | None]:
+    """The verifier's results and report, and what went wrong with the provider or the broker
+    while it ran (or None). The verifier reaches the broker through a relay that makes a
+    failing broker fail it at once."""
     # A secret per run: the state endpoint answers only requests that carry it, and the
     # verifier adds it to every request it sends, the state changes included.
     state_secret = settings.state_secret or secrets.token_urlsafe(32)
     app = providers.create_app(
         cell.framework, store, provider_states=True, state_secret=state_secret
     )
-    with serve(app) as server:
+    # A provider that takes as long as the verifier's request timeout is stopped as hung.
+    with (
+        watchdog.watched(app, request_timeout=settings.request_timeout_ms / 1000) as server,
+        broker_relay.relay(endpoint.url) as broker,
+    ):
         verifier = (
             Verifier(PROVIDER, host="127.0.0.1")
             .add_transport(url=server.url)
@@ -147,11 +171,11 @@ def _verify(
             )
         if endpoint.token:
             builder = verifier.broker_source(
-                endpoint.url, token=endpoint.token, selector=True, use_env=False
+                broker.url, token=endpoint.token, selector=True, use_env=False
             )
         else:
             builder = verifier.broker_source(
-                endpoint.url,
+                broker.url,
                 username=endpoint.username,
                 password=endpoint.password,
                 selector=True,
@@ -166,11 +190,10 @@ def _verify(
         if settings.include_wip_since:
             builder.include_wip_since(settings.include_wip_since)
         verifier = builder.build()
-        # A failure raises a bare RuntimeError; the outcome is read from verifier.results.
-        with contextlib.suppress(RuntimeError), _one_ca_certificate(endpoint.url, server.url):
-            verifier.verify()
-        # output() is a string backed by FFI memory: copy it into a plain str.
-        return verifier.results, str(verifier.output(strip_ansi=True))
+        with _one_ca_certificate(endpoint.url, server.url):
+            server.verify(verifier)
+    # output() is a string backed by FFI memory: copy it into a plain str.
+    return verifier.results, str(verifier.output(strip_ansi=True)), server.problem or broker.failure
 
 
 @contextlib.contextmanager

@@ -12,8 +12,9 @@ from broker.deps import DatabaseDep, UrlsDep
 from broker.errors import invalid
 from broker.hal import index_links, link
 from broker.representations import HalResponse
+from broker.strict_json import StrictJsonRoute
 
-router = APIRouter(default_response_class=HalResponse)
+router = APIRouter(default_response_class=HalResponse, route_class=StrictJsonRoute)
 
 
 def _wants_html(request: Request) -> bool:

@@ -11,8 +11,9 @@ from broker import representations as rep
 from broker.deps import DatabaseDep, UrlsDep
 from broker.hal import link
 from broker.representations import HalResponse
+from broker.strict_json import StrictJsonRoute
 
-router = APIRouter(default_response_class=HalResponse)
+router = APIRouter(default_response_class=HalResponse, route_class=StrictJsonRoute)
 
 PROVIDER = "/pacts/provider/{provider:seg}"
 INTEGRATION = PROVIDER + "/consumer/{consumer:seg}"

@@ -21,8 +21,9 @@ from broker.models import (
     VersionChanges,
 )
 from broker.representations import HalResponse
+from broker.strict_json import StrictJsonRoute
 
-router = APIRouter(default_response_class=HalResponse)
+router = APIRouter(default_response_class=HalResponse, route_class=StrictJsonRoute)
 
 PACTICIPANT = "/pacticipants/{pacticipant:seg}"
 VERSION = PACTICIPANT + "/versions/{version:seg}"

@@ -4,12 +4,11 @@
 
 import base64
 import binascii
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 
-from broker import pacts, repository
+from broker import pacts, repository, strict_json
 from broker import representations as rep
 from broker import selectors as selector_module
 from broker.deps import DatabaseDep, UrlsDep
@@ -18,8 +17,9 @@ from broker.for_verification import pacts_for_verification
 from broker.hal import decode_metadata, link
 from broker.models import PactsForVerificationQuery, PublishContracts, VerificationResult
 from broker.representations import HalResponse
+from broker.strict_json import StrictJsonRoute
 
-router = APIRouter(default_response_class=HalResponse)
+router = APIRouter(default_response_class=HalResponse, route_class=StrictJsonRoute)
 
 INTEGRATION = "/pacts/provider/{provider:seg}/consumer/{consumer:seg}"
 
@@ -29,7 +29,7 @@ def _decode_contract(index: int, content: str, content_type: str) -> dict[str, A
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise invalid(f"{field}.contentType", "only application/json pacts are supported")
     try:
-        document = json.loads(base64.b64decode(content, validate=True))
+        document = strict_json.loads(base64.b64decode(content, validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise invalid(
             f"{field}.content", "must be the base64 encoding of a JSON document"

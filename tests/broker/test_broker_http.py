@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -481,36 +480,7 @@ def test_environments_are_seeded_and_can_be_created(client: httpx.Client) -> Non
     assert "errors" in assert_json(duplicate)
 
 
-# --- concurrency, restart, signals, auth ----------------------------------------------------
-
-
-def test_concurrent_publishers_lose_nothing_and_conflicts_are_atomic(
-    client: httpx.Client, broker: RunningBroker
-) -> None:
-    consumer, provider = unique_name("c-"), unique_name("p-")
-    statuses: dict[str, list[int]] = {"distinct": [], "same-version": []}
-    lock = threading.Lock()
-
-    def publish_one(kind: str, index: int) -> None:
-        version = f"v{index}" if kind == "distinct" else "shared"
-        with httpx.Client(base_url=broker.url, timeout=60) as own:
-            status = publish(
-                own, pact_document(consumer, provider, [f"/{kind}/{index}"]), version
-            ).status_code
-        with lock:
-            statuses[kind].append(status)
-
-    threads = [
-        threading.Thread(target=publish_one, args=(kind, i)) for i in range(16) for kind in statuses
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses["distinct"] == [200] * 16
-    assert sorted(statuses["same-version"]) == [200] + [409] * 15
-    versions = assert_json(client.get(f"/pacticipants/{consumer}/versions", params={"size": 100}))
-    assert len(versions["_embedded"]["versions"]) == 17
+# --- restart, signals, auth (load, SIGKILL and conflicts: tests/reliability) ------------------
 
 
 def test_restart_keeps_everything_and_signals_exit_cleanly(tmp_path: Path) -> None:
@@ -633,21 +603,3 @@ def test_every_index_relation_answers(client: httpx.Client) -> None:
         response = client.get(href)
         assert response.status_code == 200, (relation, href, response.text)
         assert_json(response)
-
-
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
-    database = tmp_path / "broker.sqlite"
-    first = start_broker(database)
-    consumer, provider = unique_name("c-"), unique_name("p-")
-    with httpx.Client(base_url=first.url) as client:
-        for number in range(20):
-            document = pact_document(consumer, provider, [f"/{number}"])
-            assert publish(client, document, str(number)).status_code == 200
-    first.process.kill()  # SIGKILL: no shutdown, no checkpoint
-    first.process.wait(timeout=20)
-
-    second = start_broker(database)
-    with httpx.Client(base_url=second.url) as client:
-        versions = assert_json(client.get(f"/pacticipants/{consumer}/versions"))
-        assert len(versions["_embedded"]["versions"]) == 20
-    assert second.stop() == 0

@@ -153,3 +153,56 @@ def test_the_asgi_lifespan_shuts_down_when_the_server_stops() -> None:
     with serve(FastAPI(lifespan=lifespan)):
         assert events == ["startup"]
     assert events == ["startup", "shutdown"]
+
+
+def test_abort_refuses_connections_even_while_a_request_blocks_the_event_loop() -> None:
+    started, release = threading.Event(), threading.Event()
+    outcome: list[BaseException | int] = []
+
+    async def block(request: Request) -> JSONResponse:
+        started.set()
+        release.wait(30)  # a sync call in an async endpoint: the whole event loop waits
+        return JSONResponse({})
+
+    def blocked_client(url: str) -> None:
+        try:
+            outcome.append(httpx.get(f"{url}/block", timeout=30).status_code)
+        except httpx.HTTPError as error:
+            outcome.append(error)
+
+    def abort_while_blocked() -> None:
+        with serve(Starlette(routes=[Route("/block", block)])) as server:
+            client = threading.Thread(target=blocked_client, args=(server.url,))
+            client.start()
+            assert started.wait(5)
+            server.abort()
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(server.url, timeout=5)
+            client.join(5)  # the request in flight fails now, not after its 30 s
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], httpx.HTTPError), outcome
+            assert server.failure() is None  # stopped on purpose: not a failure
+
+    try:
+        # The blocked event loop cannot end: the stop says so when the block ends.
+        with pytest.raises(TimeoutError, match="a request blocks it"):
+            abort_while_blocked()
+    finally:
+        release.set()
+
+
+def test_a_server_that_dies_says_why_and_stops_without_error() -> None:
+    def die() -> None:
+        raise SystemExit
+
+    async def kill_the_loop(request: Request) -> JSONResponse:
+        asyncio.get_running_loop().call_soon(die)  # an error escaping uvicorn's own loop
+        return JSONResponse({})
+
+    with serve(Starlette(routes=[Route("/die", kill_the_loop)])) as server:
+        assert server.failure() is None
+        httpx.get(f"{server.url}/die", timeout=5)
+        deadline = time.monotonic() + 5
+        while server.failure() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.failure() == f"asgi server on {server.url} died: SystemExit()"

@@ -1,12 +1,13 @@
 """A cell fails, and says why, whenever the provider breaks the contract or nothing is verified.
 
 These run in the `tests` session, not in the matrix cells: they prove the harness can fail.
+The faults of the provider and the broker (hangs, crashes, no pacts, a broker that is down or
+answers 500) are in tests/reliability/test_cell_faults.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 from states import InMemoryUserRepository, User
 from verification.broker_api import BrokerEndpoint
@@ -35,33 +36,3 @@ def test_a_provider_that_breaks_the_contract_fails_the_cell_and_names_the_intera
     (outcome,) = result.failed
     assert any("Somebody Else" in line for line in outcome.mismatches), outcome.mismatches
     assert "a request for user 42" in result.report
-
-
-def test_selectors_that_select_nothing_fail_the_cell(
-    framework: str, settings: Settings, broker_endpoint: BrokerEndpoint
-) -> None:
-    nothing = dataclasses.replace(settings, selectors=({"branch": "no-such-branch"},))
-
-    result = run(Cell(framework), nothing, broker_endpoint)
-
-    assert not result.success
-    assert result.verified == 0
-    assert result.error is not None
-    assert "selected no pacts" in result.error
-    assert "no-such-branch" in result.error
-
-
-def test_a_broker_that_is_down_fails_the_cell_with_its_address(
-    framework: str, settings: Settings
-) -> None:
-    # A port that was just free: nothing listens there.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    down = BrokerEndpoint(url=f"http://127.0.0.1:{port}")
-
-    result = run(Cell(framework), settings, down)
-
-    assert not result.success
-    assert result.error is not None
-    assert f"cannot reach the Pact Broker at http://127.0.0.1:{port}" in result.error

@@ -1,0 +1,109 @@
+"""Ctrl-C during a cell stops its provider and the embedded broker at once, leaving nothing.
+
+The verifier is one blocking call into Rust, during which Python cannot act on a signal; the
+cell runs it on a worker thread so that the interrupt is taken at once (verification/watchdog.py).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.reliability.conftest import record_time_to_failure
+from tests.reliability.faulty import HUNG
+from verification.project import PROJECT_ROOT
+from verification.settings import Settings
+
+# pytest's exit code for a run that was interrupted.
+INTERRUPTED = 2
+
+
+def lines_of(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def wait_for(lines: queue.Queue[str], marker: str, seconds: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while not any(marker in line for line in seen):
+        seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+    return seen
+
+
+def is_listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ctrl_c_while_the_provider_hangs_stops_the_cell_at_once(
+    framework: str, settings: Settings, tmp_path: Path
+) -> None:
+    temp_dir = tmp_path / "tmp"
+    temp_dir.mkdir()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/reliability/cell_to_interrupt.py",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'basetemp'}",
+        ],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "CELL_FRAMEWORK": framework,
+            "PACT_DIR": str(settings.pact_dir),
+            "TMPDIR": str(temp_dir),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    lines = lines_of(process)
+    try:
+        wait_for(lines, HUNG, seconds=60)
+        cell = psutil.Process(process.pid)
+        ports = [c.laddr.port for c in cell.net_connections("tcp") if c.status == "LISTEN"]
+        children = cell.children(recursive=True)
+        assert len(ports) == 3  # the embedded broker, the relay to it, and the provider
+
+        started = time.perf_counter()
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=60)
+        seconds = time.perf_counter() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    output = "".join(lines.queue)
+    record_time_to_failure(
+        f"Ctrl-C while the provider hangs ({framework})", seconds, f"pytest exited {code}"
+    )
+
+    assert code == INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    assert seconds < 10, output  # not the verifier's 5 s per request, nor a stuck stop
+    assert not [port for port in ports if is_listening(port)]
+    assert not [child for child in children if child.is_running()]
+    assert not list(temp_dir.iterdir())  # the cell's temporary CA bundle is gone too
