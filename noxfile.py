@@ -7,6 +7,7 @@ pinned by uv.lock).
     nox -s verify                 # every cell: each framework on each Python
     nox -s "verify-3.12(flask)"   # one cell
     nox -t fastapi                # one framework on every Python
+    nox -s verify --parallel 2    # two cells at a time (nox's --parallel is experimental)
 
     # The matrix report (nox does not create the folder of its --report file):
     mkdir -p results/nox && nox -t verify --report results/nox/verify.json; nox -s report
@@ -17,8 +18,10 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nox
@@ -78,10 +81,26 @@ class CellRun:
     seconds: float
 
 
-_CELL_RUNS: list[CellRun] = []
+# Each cell writes its row of the summary table to a file in this folder, so that the table
+# also covers cells that `nox --parallel` runs in worker processes. The nox process that names
+# the folder prints the table; its workers inherit the name and only write rows.
+_SUMMARY_VARIABLE = "PACT_MATRIX_SUMMARY_DIR"
+_PRINTS_SUMMARY = _SUMMARY_VARIABLE not in os.environ
+if _PRINTS_SUMMARY:
+    os.environ[_SUMMARY_VARIABLE] = str(
+        Path(tempfile.gettempdir(), f"pact-matrix-summary-{os.getpid()}")
+    )
 
 
-@nox.session(python=PYTHONS, tags=["verify"])
+def _record(run: CellRun) -> None:
+    folder = Path(os.environ[_SUMMARY_VARIABLE])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run.cell}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")
+
+
+# allow_parallel: cells share nothing (each has its own venv, pacts folder, embedded broker and
+# result file), so `nox -s verify --parallel 2` may run two at once; see the module docstring.
+@nox.session(python=PYTHONS, tags=["verify"], allow_parallel=True)
 @nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
 def verify(session: nox.Session, framework: str) -> None:
     """Verify one framework on one Python against the consumers' pacts from the broker.
@@ -111,14 +130,21 @@ def verify(session: nox.Session, framework: str) -> None:
         interactions = None
         if result_file.exists():
             interactions = len(json.loads(result_file.read_text("utf-8"))["interactions"])
-        _CELL_RUNS.append(CellRun(cell, outcome, interactions, time.perf_counter() - started))
+        _record(CellRun(cell, outcome, interactions, time.perf_counter() - started))
 
 
 @atexit.register
 def _print_matrix_summary() -> None:
-    """After `nox -s verify`, one table of what was verified where."""
-    if not _CELL_RUNS:
+    """After `nox -s verify`, one table of what was verified where, in matrix order."""
+    folder = Path(os.environ[_SUMMARY_VARIABLE])
+    if not _PRINTS_SUMMARY or not folder.is_dir():
         return
+    order = [f"verify-{python}({framework})" for python in PYTHONS for framework in FRAMEWORKS]
+    runs = sorted(
+        (CellRun(**json.loads(row.read_text("utf-8"))) for row in folder.glob("*.json")),
+        key=lambda run: order.index(run.cell) if run.cell in order else len(order),
+    )
+    shutil.rmtree(folder, ignore_errors=True)
     lines = [
         "",
         "| cell | result | interactions verified | seconds |",
@@ -126,7 +152,7 @@ def _print_matrix_summary() -> None:
         *(
             f"| {run.cell} | {run.result} | "
             f"{'-' if run.interactions is None else run.interactions} | {run.seconds:.1f} |"
-            for run in _CELL_RUNS
+            for run in runs
         ),
     ]
     print("\n".join(lines), flush=True)
