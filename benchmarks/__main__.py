@@ -88,6 +88,7 @@ class Bench:
     def throughput(self) -> None:
         interactions: int = self.arguments.interactions
         seconds: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         errors: list[str] = []
         # Rounds, each running every variant once, so that drift on a shared machine hits all
         # variants alike; medians over the rounds.
@@ -114,6 +115,10 @@ class Bench:
                         continue
                     key = (framework, label)
                     seconds.setdefault(key, []).extend(result["seconds"])
+                    if "verifier_cpu" in result:
+                        verifier_cpu, process_cpu = cpu.setdefault(key, ([], []))
+                        verifier_cpu.extend(result["verifier_cpu"])
+                        process_cpu.extend(result["process_cpu"])
 
         def ips(framework: str, label: str) -> float:
             return interactions / median(seconds.get((framework, label), []))
@@ -140,7 +145,19 @@ class Bench:
                 )
                 + " |"
             )
+        rows.append(
+            f"| CPU per interaction, {AFTER.split(':')[0]}: verifier thread / whole process | "
+            + " | ".join(
+                f"{_ms(median(cpu[(f, AFTER)][0]) / interactions, 2)} / "
+                f"{_ms(median(cpu[(f, AFTER)][1]) / interactions, 2)}"
+                if (f, AFTER) in cpu
+                else "-"
+                for f in FRAMEWORKS
+            )
+            + " |"
+        )
         rows += [f"\nError: {error}" for error in errors]
+        rows += ["", *self.scaling()]
         self.sections.append("### 1. Verification throughput\n\n" + "\n".join(rows))
         for framework in FRAMEWORKS:
             after = ips(framework, AFTER)
@@ -153,6 +170,34 @@ class Bench:
                 ">= 0.6 and >= 100 ips",
                 after / limit >= 0.6 and after >= 100,
             )
+
+    def scaling(self) -> list[str]:
+        """The verifier's CPU per interaction as the pact grows (one framework, as shipped)."""
+        rows = [
+            "How the verifier's own CPU time per interaction grows with the pact's size "
+            f"({FRAMEWORKS[-1]}, as shipped, one run each):",
+            "",
+            "| interactions in the pact | ips | verifier thread CPU per interaction |",
+            "|---:|---:|---:|",
+        ]
+        for interactions in (100, self.arguments.interactions, 2 * self.arguments.interactions):
+            self.log(f"throughput: scaling, {interactions} interactions")
+            result = self.worker(
+                "verify",
+                framework=FRAMEWORKS[-1],
+                interactions=interactions,
+                repeats=1,
+                ca_fix=True,
+                quiet_ffi=True,
+            )
+            if "error" in result:
+                rows.append(f"| {interactions} | {result['error']} | |")
+                continue
+            rows.append(
+                f"| {interactions} | {interactions / median(result['seconds']):.0f}"
+                f" | {_ms(median(result['verifier_cpu']) / interactions, 2)} |"
+            )
+        return rows
 
     # -- 2. provider start and stop ----------------------------------------------------------
 

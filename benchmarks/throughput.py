@@ -44,18 +44,30 @@ def verify(
     if not ca_fix:
         cell._one_ca_certificate = lambda *urls: contextlib.nullcontext()  # type: ignore[assignment]
     seconds: list[float] = []
+    # CPU time of this thread, where the verifier's Rust code runs (it releases the GIL), and
+    # of the whole process (the provider's server threads too).
+    verifier_cpu: list[float] = []
+    process_cpu: list[float] = []
     verified = 0
     with (
         tempfile.TemporaryDirectory() as workdir,
         broker_with_pact(Path(workdir), interactions) as pact_broker,
     ):
         for _ in range(repeats):
+            thread_started, process_started = time.thread_time(), time.process_time()
             result = cell.run(cell.Cell(framework), pact_broker.settings, pact_broker.endpoint)
+            verifier_cpu.append(time.thread_time() - thread_started)
+            process_cpu.append(time.process_time() - process_started)
             if not result.success:
                 raise RuntimeError(f"the benchmark pact failed: {result.error or result.report}")
             seconds.append(result.seconds)
             verified = result.verified
-    return {"seconds": seconds, "interactions": verified}
+    return {
+        "seconds": seconds,
+        "interactions": verified,
+        "verifier_cpu": verifier_cpu,
+        "process_cpu": process_cpu,
+    }
 
 
 def limit(framework: str, interactions: int, repeats: int) -> dict[str, Any]:
