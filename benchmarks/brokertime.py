@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import httpx
 
 from benchmarks.harness import BrokerRequest, broker_with_pact
 from states import InMemoryUserRepository
@@ -49,7 +52,21 @@ def measure(framework: str, interactions: int, repeats: int) -> dict[str, Any]:
                 raise RuntimeError(f"the broker benchmark failed: {result.error or result.report}")
             summary = _summary(pact_broker.log.requests, result.seconds, store)
             runs.append({**summary, "harness_seconds": sum(harness_seconds)})
+            runs[-1]["round_trip"] = _round_trip(pact_broker.endpoint.url)
     return {"runs": runs}
+
+
+def _round_trip(url: str, samples: int = 20) -> float:
+    """The floor of one request: the median `GET /` (the broker's index) by a keep-alive
+    client that is already connected."""
+    seconds = []
+    with httpx.Client(base_url=url) as client:
+        client.get("/").raise_for_status()
+        for _ in range(samples):
+            started = time.perf_counter()
+            client.get("/").raise_for_status()
+            seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def _timed(function: Callable[..., T], seconds: list[float]) -> Callable[..., T]:

@@ -1,6 +1,7 @@
 """Item 5: what a failure costs, from the start of a cell to its failed result.
 
-Two faults, each on a small generated pact, with the cell exactly as the matrix runs it:
+Two faults, each on a small generated pact, with the cell exactly as the matrix runs it, and
+the same cell with no fault as the limit:
 
 * `state-raises`: the provider's state setup raises (its store refuses to store a user);
 * `provider-hangs`: the provider accepts each request for a user and does not answer it for
@@ -24,6 +25,8 @@ from verification import cell
 
 HANG_SECONDS = 30.0
 SCENARIOS = ("state-raises", "provider-hangs")
+# The limit: the same cell on the same pact with nothing wrong.
+PASSING = "passing"
 
 
 class RefusingStore(InMemoryUserRepository):
@@ -47,7 +50,12 @@ class HangingStore(InMemoryUserRepository):
 
 def measure(framework: str, scenario: str, interactions: int) -> dict[str, Any]:
     released = threading.Event()
-    store = RefusingStore() if scenario == "state-raises" else HangingStore(released)
+    stores = {
+        PASSING: InMemoryUserRepository(),
+        "state-raises": RefusingStore(),
+        "provider-hangs": HangingStore(released),
+    }
+    store = stores[scenario]
     with (
         tempfile.TemporaryDirectory() as workdir,
         broker_with_pact(Path(workdir), interactions) as pact_broker,
