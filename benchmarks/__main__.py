@@ -49,6 +49,8 @@ class Bench:
         self.scratch = scratch
         self.sections: list[str] = []
         self.summary: list[tuple[str, str, str, str, str, str]] = []
+        self.waited = 0.0  # seconds spent waiting for the machine to be quiet
+        self.busy_rounds = 0  # rounds measured on a busy machine all the same
 
     # -- running one measurement in a fresh process ------------------------------------------
 
@@ -74,6 +76,21 @@ class Bench:
         result: dict[str, Any] = json.loads(out.read_text("utf-8"))
         return result
 
+    def settle(self) -> None:
+        """Wait (at most `--max-wait` seconds) until other processes use under a quarter of
+        one core: the machine is shared, and a timing taken while it is busy measures the
+        neighbours. What was waited for is reported with the tables."""
+        deadline = time.monotonic() + self.arguments.max_wait
+        while True:
+            busy = _busy_cores(1.0)
+            if busy < 0.25:
+                return
+            if time.monotonic() >= deadline:
+                self.busy_rounds += 1
+                self.log(f"  the machine is still busy ({busy:.2f} cores): measuring anyway")
+                return
+            self.waited += 1.0
+
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
@@ -95,6 +112,7 @@ class Bench:
         for round_number in range(self.arguments.repeats):
             for framework in FRAMEWORKS:
                 self.log(f"throughput: {framework}, round {round_number + 1}")
+                self.settle()
                 plain = self.worker(
                     "limit", framework=framework, interactions=interactions, repeats=1
                 )
@@ -320,6 +338,7 @@ class Bench:
                     warm_runs = []
                     for number in range(self.arguments.repeats):
                         self.log(f"matrix: {label}, {backend}, {jobs} at once, warm {number + 1}")
+                        self.settle()
                         warm_runs.append(matrix.run(tree, envdir, backend, jobs=jobs))
                     warm = sorted(warm_runs, key=lambda run: run.wall)[len(warm_runs) // 2]
                     rows.append(_matrix_row(label, backend, jobs, cold, warm))
@@ -421,7 +440,10 @@ class Bench:
                 START_MARKER,
                 f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
                 f"`{command}`.",
-                _machine(load),
+                _machine(load)
+                + f" Waited {self.waited:.0f} s in all for other processes to use under a quarter "
+                f"of a core before timing rounds; {self.busy_rounds} round(s) measured on a busy "
+                "machine after waiting the most allowed.",
                 "### Targets\n\n" + "\n".join(summary),
                 *self.sections,
                 END_MARKER,
@@ -448,6 +470,24 @@ def _matrix_row(
         f" | {per_cell(warm.sessions):.2f} s | {verification:.2f} s | {consumer:.2f} s"
         f" | {broker_start:.2f} s | {rest:.2f} s | {warm.outside_share:.0%} |"
     )
+
+
+def _busy_cores(interval: float) -> float:
+    """How many cores were busy (in any process) over the next `interval` seconds."""
+
+    def ticks() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy_before, total_before = ticks()
+        time.sleep(interval)
+        busy_after, total_after = ticks()
+    except OSError:  # not Linux: no way to tell, so do not wait
+        return 0.0
+    cores = os.cpu_count() or 1
+    return cores * (busy_after - busy_before) / max(1, total_after - total_before)
 
 
 def _ms(seconds: float, digits: int = 1) -> str:
@@ -525,6 +565,12 @@ def main(argv: list[str] | None = None) -> None:
         "--baseline", metavar="REV", help="also time the matrix of this git revision (before)"
     )
     parser.add_argument("--skip", nargs="*", choices=PARTS, default=[], help="parts to leave out")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait, before each timing round, for other processes to go quiet",
+    )
     arguments = parser.parse_args(argv)
     load_before = os.getloadavg()
     command = "nox -s bench" + (f" -- {' '.join(sys.argv[1:])}" if sys.argv[1:] else "")
