@@ -37,6 +37,10 @@ from verification.settings import PROVIDER, Settings
 # The verifier's FFI logs go through Python logging; at INFO it writes several lines per
 # interaction, which costs time and buries the report. Its report is kept separately.
 logging.getLogger("pact").setLevel(logging.WARNING)
+# pact-python reads the level to forward FFI events at from the `pact.ffi` logger's own level
+# (INFO when unset), not the effective one: without this, six INFO events per interaction
+# still cross from Rust into Python, each taking the GIL, only to be dropped.
+logging.getLogger("pact.ffi").setLevel(logging.WARNING)
 
 
 class CellFailure(RuntimeError):

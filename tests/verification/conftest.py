@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=FRAMEWORKS,
         help="verify only this framework (repeatable; default: every framework)",
     )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported so far (pytest, FastAPI, pydantic, pact...) out of the cyclic
+    garbage collector's sight: those objects live until the process ends anyway.
+
+    Otherwise every collection walks them, and so do pytest's gc.collect() calls after the
+    last test and the interpreter's own at exit: about 0.25 s of a matrix cell's 1.9 s, with
+    nothing to collect.
+    """
+    gc.freeze()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,597 @@
+"""Run every measurement of issue 7 and write the tables to BENCHMARKS.md.
+
+    python -m benchmarks [--baseline REV] [--repeats 3] [--skip matrix virtualenv ...]
+
+Each figure is set against its limit measured in the same run. The tables replace the part of
+BENCHMARKS.md between the two `bench` markers; the notes around them are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import matrix
+from benchmarks.failures import HANG_SECONDS, PASSING, SCENARIOS
+from benchmarks.harness import median
+from verification.project import FRAMEWORKS, PROJECT_ROOT
+
+START_MARKER = "<!-- bench:start (written by `nox -s bench`; edit outside these markers) -->"
+END_MARKER = "<!-- bench:end -->"
+PARTS = ("throughput", "lifecycle", "broker", "matrix", "virtualenv", "failures", "pactgen")
+
+# Throughput variants: (label, ca_fix, quiet_ffi). "before" undoes the harness's two fixes.
+VARIANTS = (
+    ("before: plain verifier", False, False),
+    ("CA bundle of one certificate", True, False),
+    ("after: + FFI logs at WARNING (as shipped)", True, True),
+)
+AFTER = VARIANTS[-1][0]
+BEFORE = VARIANTS[0][0]
+
+
+class Bench:
+    def __init__(self, arguments: argparse.Namespace, scratch: Path) -> None:
+        self.arguments = arguments
+        self.scratch = scratch
+        self.sections: list[str] = []
+        self.summary: list[tuple[str, str, str, str, str, str]] = []
+        self.waited = 0.0  # seconds spent waiting for the machine to be quiet
+        self.busy_rounds = 0  # rounds measured on a busy machine all the same
+
+    # -- running one measurement in a fresh process ------------------------------------------
+
+    def worker(self, name: str, timeout: float = 600, **kwargs: Any) -> dict[str, Any]:
+        """`benchmarks.worker` in a subprocess; its stdout (the verifier's report) discarded."""
+        out = self.scratch / f"worker-{time.monotonic_ns()}.json"
+        command = [sys.executable, "-m", "benchmarks.worker", str(out), name, json.dumps(kwargs)]
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"still running after {timeout:.0f} s (stopped)"}
+        if completed.returncode != 0 or not out.exists():
+            last = (completed.stderr.strip().splitlines() or ["(no output)"])[-1]
+            return {"error": f"exit {completed.returncode}: {last}"}
+        result: dict[str, Any] = json.loads(out.read_text("utf-8"))
+        return result
+
+    def settle(self) -> None:
+        """Wait (at most `--max-wait` seconds) until other processes use under a quarter of
+        one core: the machine is shared, and a timing taken while it is busy measures the
+        neighbours. What was waited for is reported with the tables."""
+        deadline = time.monotonic() + self.arguments.max_wait
+        while True:
+            busy = _busy_cores(1.0)
+            if busy < 0.25:
+                return
+            if time.monotonic() >= deadline:
+                self.busy_rounds += 1
+                self.log(f"  the machine is still busy ({busy:.2f} cores): measuring anyway")
+                return
+            self.waited += 1.0
+
+    def log(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def target(
+        self, item: str, measured: str, limit: str, ratio: str, target: str, met: bool | None
+    ) -> None:
+        verdict = "n/a" if met is None else ("**met**" if met else "**not met**")
+        self.summary.append((item, measured, limit, ratio, target, verdict))
+
+    # -- 1. verification throughput -----------------------------------------------------------
+
+    def throughput(self) -> None:
+        interactions: int = self.arguments.interactions
+        seconds: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        errors: list[str] = []
+        # Rounds, each running every variant once, so that drift on a shared machine hits all
+        # variants alike; medians over the rounds.
+        for round_number in range(self.arguments.repeats):
+            for framework in FRAMEWORKS:
+                self.log(f"throughput: {framework}, round {round_number + 1}")
+                self.settle()
+                plain = self.worker(
+                    "limit", framework=framework, interactions=interactions, repeats=1
+                )
+                runs: list[tuple[str, dict[str, Any]]] = [("limit", plain)]
+                for label, ca_fix, quiet_ffi in VARIANTS:
+                    result = self.worker(
+                        "verify",
+                        framework=framework,
+                        interactions=interactions,
+                        repeats=1,
+                        ca_fix=ca_fix,
+                        quiet_ffi=quiet_ffi,
+                    )
+                    runs.append((label, result))
+                for label, result in runs:
+                    if "error" in result:
+                        errors.append(f"{framework} {label}: {result['error']}")
+                        continue
+                    key = (framework, label)
+                    seconds.setdefault(key, []).extend(result["seconds"])
+                    if "verifier_cpu" in result:
+                        verifier_cpu, process_cpu = cpu.setdefault(key, ([], []))
+                        verifier_cpu.extend(result["verifier_cpu"])
+                        process_cpu.extend(result["process_cpu"])
+
+        def ips(framework: str, label: str) -> float:
+            return interactions / median(seconds.get((framework, label), []))
+
+        rows = [
+            f'Generated pact of {interactions} interactions, each `given("a user exists", '
+            "{id, name})` + `GET /users/{id}`: per interaction a state setup, the request and "
+            "a state teardown. Median of "
+            f"{self.arguments.repeats} rounds; interactions per second (ips), and the ratio "
+            "to the limit.",
+            "",
+            "| | " + " | ".join(FRAMEWORKS) + " |",
+            "|---|" + "---:|" * len(FRAMEWORKS),
+            "| limit: one keep-alive httpx.Client, same calls, same server | "
+            + " | ".join(f"{ips(f, 'limit'):.0f} ips" for f in FRAMEWORKS)
+            + " |",
+        ]
+        for label, _, _ in VARIANTS:
+            rows.append(
+                f"| cell ({label}) | "
+                + " | ".join(
+                    f"{ips(f, label):.0f} ips = {ips(f, label) / ips(f, 'limit'):.2f}"
+                    for f in FRAMEWORKS
+                )
+                + " |"
+            )
+        rows.append(
+            f"| CPU per interaction, {AFTER.split(':')[0]}: verifier thread / whole process | "
+            + " | ".join(
+                f"{_ms(median(cpu[(f, AFTER)][0]) / interactions, 2)} / "
+                f"{_ms(median(cpu[(f, AFTER)][1]) / interactions, 2)}"
+                if (f, AFTER) in cpu
+                else "-"
+                for f in FRAMEWORKS
+            )
+            + " |"
+        )
+        rows += [f"\nError: {error}" for error in errors]
+        rows += ["", *self.scaling()]
+        self.sections.append("### 1. Verification throughput\n\n" + "\n".join(rows))
+        for framework in FRAMEWORKS:
+            after = ips(framework, AFTER)
+            limit = ips(framework, "limit")
+            self.target(
+                f"1. throughput, {framework}",
+                f"{after:.0f} ips (before {ips(framework, BEFORE):.0f})",
+                f"{limit:.0f} ips",
+                f"{after / limit:.2f}",
+                ">= 0.6 and >= 100 ips",
+                after / limit >= 0.6 and after >= 100,
+            )
+
+    def scaling(self) -> list[str]:
+        """The verifier's CPU per interaction as the pact grows (one framework, as shipped)."""
+        rows = [
+            "How the verifier's own CPU time per interaction grows with the pact's size "
+            f"({FRAMEWORKS[-1]}, as shipped, one run each):",
+            "",
+            "| interactions in the pact | ips | verifier thread CPU per interaction |",
+            "|---:|---:|---:|",
+        ]
+        for interactions in (100, self.arguments.interactions, 2 * self.arguments.interactions):
+            self.log(f"throughput: scaling, {interactions} interactions")
+            result = self.worker(
+                "verify",
+                framework=FRAMEWORKS[-1],
+                interactions=interactions,
+                repeats=1,
+                ca_fix=True,
+                quiet_ffi=True,
+            )
+            if "error" in result:
+                rows.append(f"| {interactions} | {result['error']} | |")
+                continue
+            rows.append(
+                f"| {interactions} | {interactions / median(result['seconds']):.0f}"
+                f" | {_ms(median(result['verifier_cpu']) / interactions, 2)} |"
+            )
+        return rows
+
+    # -- 2. provider start and stop ----------------------------------------------------------
+
+    def lifecycle(self) -> None:
+        rows = [
+            "Median (max) of 20 cycles after a warm-up; the floor is a bare loopback socket "
+            "bind+listen (ready) and its close (shutdown).",
+            "",
+            "| framework | ready | bind floor | ready / floor | shutdown | close floor |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for framework in FRAMEWORKS:
+            result = self.worker("lifecycle", framework=framework, cycles=20)
+            if "error" in result:
+                rows.append(f"| {framework} | {result['error']} | | | | |")
+                continue
+            ready, shutdown = median(result["ready"]), median(result["shutdown"])
+            bind, close = median(result["bind"]), median(result["close"])
+            rows.append(
+                f"| {framework} | {_ms(ready)} ({_ms(max(result['ready']))}) | {_ms(bind, 3)}"
+                f" | {ready / bind:.0f}x | {_ms(shutdown)} ({_ms(max(result['shutdown']))})"
+                f" | {_ms(close, 3)} |"
+            )
+            self.target(
+                f"2. start / stop, {framework}",
+                f"ready {_ms(ready)}, shutdown {_ms(shutdown)}",
+                f"bind {_ms(bind, 3)}, close {_ms(close, 3)}",
+                f"{ready / bind:.0f}x / {shutdown / close:.0f}x",
+                "ready < 10 ms, shutdown < 60 ms",
+                ready < 0.010 and shutdown < 0.060,
+            )
+        self.sections.append("### 2. Provider start-to-ready and shutdown\n\n" + "\n".join(rows))
+
+    # -- 3. the broker ---------------------------------------------------------------------
+
+    def broker(self) -> None:
+        from broker import bench as broker_bench
+
+        self.log("broker: filling to 10,000 versions")
+        started = time.perf_counter()
+        table = broker_bench.run(
+            10, self.arguments.broker_versions // 10, self.scratch / "broker-bench.sqlite"
+        )
+        filled = time.perf_counter() - started
+        rows = [
+            "`broker.bench` (as `nox -s bench_broker`): 10 consumers, publishing over HTTP, "
+            f"filled and measured in {filled:.0f} s.",
+            "",
+            table,
+            "",
+            "The time a cell spends talking to the broker, per pact (one cell, results "
+            f"published; median of {self.arguments.repeats}). Fetch: the verifier's requests "
+            "before its first interaction; publish: its requests after the last one; "
+            "the harness: pre-selection and the publication check, client set-up included. "
+            "The floor: one `GET /` by an already connected keep-alive client.",
+            "",
+            "| pact | cell | verifier fetch | verifier publish | verifier requests "
+            "(server time) | harness | share of the cell | floor: one request "
+            "| fetch / (requests x floor) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for interactions in (6, self.arguments.interactions):
+            result = self.worker(
+                "brokertime",
+                framework=FRAMEWORKS[-1],
+                interactions=interactions,
+                repeats=self.arguments.repeats,
+            )
+            if "error" in result:
+                rows.append(f"| {interactions} interactions | {result['error']} | | | | | | | |")
+                continue
+
+            def middle(key: str, runs: list[dict[str, float]] = result["runs"]) -> float:
+                return median([run[key] for run in runs])
+
+            talking = middle("fetch_window") + middle("publish_window") + middle("harness_seconds")
+            fetch_ratio = middle("fetch_window") / (middle("fetch_requests") * middle("round_trip"))
+            rows.append(
+                f"| {interactions} interactions | {_ms(middle('cell_seconds'))}"
+                f" | {_ms(middle('fetch_window'))} ({middle('fetch_requests'):.0f} requests)"
+                f" | {_ms(middle('publish_window'))} ({middle('publish_requests'):.0f} requests)"
+                f" | {middle('verifier_requests'):.0f} ({_ms(middle('verifier_server_time'))})"
+                f" | {_ms(middle('harness_seconds'))}"
+                f" | {talking / middle('cell_seconds'):.0%}"
+                f" | {_ms(middle('round_trip'), 2)}"
+                f" | {fetch_ratio:.1f} |"
+            )
+        self.sections.append("### 3. The broker\n\n" + "\n".join(rows))
+
+    # -- 4. the matrix ---------------------------------------------------------------------
+
+    def matrix(self, *, virtualenv: bool) -> None:
+        trees: list[tuple[str, Path]] = []
+        if self.arguments.baseline:
+            baseline = matrix.export_revision(self.arguments.baseline, self.scratch / "baseline")
+            trees.append((f"before ({self.arguments.baseline})", baseline))
+        trees.append(("after (this tree)", matrix.copy_worktree(self.scratch / "current")))
+        backends = ["uv", *(["virtualenv"] if virtualenv else [])]
+        rows = [
+            "`nox -s verify` (6 cells x 6 interactions) in a scratch copy with its own venv "
+            "folder. Cold: new venvs (download caches warm); warm: venvs reused, median of "
+            f'{self.arguments.repeats}. "Outside": the share of the wall time not spent in '
+            "the cells' `verification.cell.run` (which includes importing the framework).",
+            "",
+            "| tree | backend | cells at once | cold | warm | warm per cell | verification "
+            "| consumer tests | broker start + publish | rest (nox, uv, interpreter, imports) "
+            "| outside |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        warm_after: matrix.MatrixRun | None = None
+        for label, tree in trees:
+            for backend in backends:
+                for jobs in (1, 2) if tree.name == "current" and backend == "uv" else (1,):
+                    envdir = self.scratch / f"envs-{tree.name}-{backend}"
+                    cold: matrix.MatrixRun | None = None
+                    if jobs == 1:
+                        shutil.rmtree(envdir, ignore_errors=True)
+                        self.log(f"matrix: {label}, {backend}, cold")
+                        cold = matrix.run(tree, envdir, backend)
+                    warm_runs = []
+                    for number in range(self.arguments.repeats):
+                        self.log(f"matrix: {label}, {backend}, {jobs} at once, warm {number + 1}")
+                        self.settle()
+                        warm_runs.append(matrix.run(tree, envdir, backend, jobs=jobs))
+                    warm = sorted(warm_runs, key=lambda run: run.wall)[len(warm_runs) // 2]
+                    rows.append(_matrix_row(label, backend, jobs, cold, warm))
+                    if tree.name == "current" and backend == "uv" and jobs == 1:
+                        warm_after = warm
+        self.sections.append("### 4. The `nox -s verify` matrix\n\n" + "\n".join(rows))
+        if warm_after is not None:
+            self.target(
+                "4. warm matrix, time outside verification",
+                f"{warm_after.wall:.1f} s, {warm_after.outside_share:.0%} outside",
+                f"{sum(warm_after.verification.values()):.2f} s of verification",
+                f"{warm_after.outside_share:.2f}",
+                "< 1/3 outside",
+                warm_after.outside_share < 1 / 3,
+            )
+
+    # -- 5. failures ------------------------------------------------------------------------
+
+    def failures(self) -> None:
+        rows = [
+            "A cell on a generated pact of 3 interactions with a fault in the provider. "
+            "`state-raises`: the state setup's store raises; `provider-hangs`: every "
+            f"`GET /users/{{id}}` blocks for {HANG_SECONDS:.0f} s. Time from the cell's start "
+            "to its result, against the same cell with no fault, and the first line of what "
+            "it says.",
+            "",
+            "| fault | framework | time to the result | limit: the same cell, no fault "
+            "| ratio | outcome | message |",
+            "|---|---|---:|---:|---:|---|---|",
+        ]
+        worst: dict[str, tuple[float, float]] = {}
+        for framework in FRAMEWORKS:
+            passing = self.worker(
+                "failure", framework=framework, scenario=PASSING, interactions=3
+            ).get("seconds", float("nan"))
+            for scenario in SCENARIOS:
+                self.log(f"failures: {scenario}, {framework}")
+                result = self.worker(
+                    "failure", timeout=300, framework=framework, scenario=scenario, interactions=3
+                )
+                if "error" in result:
+                    rows.append(f"| {scenario} | {framework} | - | | | {result['error']} | |")
+                    worst[scenario] = (float("inf"), passing)
+                    continue
+                seconds = result["seconds"]
+                message = result["message"].replace("|", "\\|")[:160]
+                rows.append(
+                    f"| {scenario} | {framework} | {seconds:.2f} s | {passing:.2f} s"
+                    f" | {seconds / passing:.1f}x | {result['outcome']} | {message} |"
+                )
+                if seconds >= worst.get(scenario, (0.0, 0.0))[0]:
+                    worst[scenario] = (seconds, passing)
+        self.sections.append("### 5. What a failure costs\n\n" + "\n".join(rows))
+        for scenario, (seconds, passing) in worst.items():
+            self.target(
+                f"5. failure: {scenario}",
+                f"{seconds:.1f} s (slowest framework)",
+                f"{passing:.2f} s without the fault",
+                f"{seconds / passing:.1f}x",
+                "< 10 s",
+                seconds < 10,
+            )
+
+    # -- 6. generating the pact ---------------------------------------------------------------
+
+    def pactgen(self) -> None:
+        interactions = self.arguments.interactions
+        result = self.worker("pactgen", interactions=interactions, repeats=self.arguments.repeats)
+        if "error" in result:
+            self.sections.append(f"### 6. Generating the pact\n\nError: {result['error']}")
+            return
+        seconds, floor = median(result["seconds"]), median(result["floor"])
+        self.sections.append(
+            "### 6. Generating the pact\n\n"
+            f"`benchmarks.pactgen.write_pact`: {result['interactions']} interactions, one "
+            f"`Pact` object, written without serving a mock: {seconds:.3f} s (median of "
+            f"{self.arguments.repeats}). The floor, writing the same JSON document from memory "
+            f"with `json.dumps`: {floor:.3f} s."
+        )
+        self.target(
+            f"6. generating a {interactions}-interaction pact",
+            f"{seconds:.3f} s",
+            f"{floor:.3f} s (json.dumps of the same pact)",
+            f"{seconds / floor:.1f}",
+            "< 10 s",
+            seconds < 10,
+        )
+
+    # -- the report -----------------------------------------------------------------------
+
+    def markdown(self, command: str, load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+        summary = [
+            "| item | measured (after) | limit | ratio | target | |",
+            "|---|---|---|---:|---|---|",
+            *("| " + " | ".join(row) + " |" for row in self.summary),
+        ]
+        return "\n\n".join(
+            [
+                START_MARKER,
+                f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
+                f"`{command}`.",
+                _machine(load)
+                + f" Waited {self.waited:.0f} s in all for other processes to use under a quarter "
+                f"of a core before timing rounds; {self.busy_rounds} round(s) measured on a busy "
+                "machine after waiting the most allowed.",
+                "### Targets\n\n" + "\n".join(summary),
+                *self.sections,
+                END_MARKER,
+            ]
+        )
+
+
+def _matrix_row(
+    label: str, backend: str, jobs: int, cold: matrix.MatrixRun | None, warm: matrix.MatrixRun
+) -> str:
+    cells = len(warm.sessions) or 1
+
+    def per_cell(values: dict[str, float]) -> float:
+        return sum(values.values()) / cells
+
+    verification = per_cell(warm.verification)
+    consumer = per_cell(warm.consumer_tests)
+    broker_start = per_cell(warm.verification_test) - verification
+    rest = per_cell(warm.sessions) - verification - consumer - broker_start
+    status = "" if warm.passed and (cold is None or cold.passed) else " (FAILED)"
+    return (
+        f"| {label}{status} | {backend} | {jobs} | "
+        f"{'-' if cold is None else f'{cold.wall:.1f} s'} | {warm.wall:.1f} s"
+        f" | {per_cell(warm.sessions):.2f} s | {verification:.2f} s | {consumer:.2f} s"
+        f" | {broker_start:.2f} s | {rest:.2f} s | {warm.outside_share:.0%} |"
+    )
+
+
+def _busy_cores(interval: float) -> float:
+    """How many cores were busy (in any process) over the next `interval` seconds."""
+
+    def ticks() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy_before, total_before = ticks()
+        time.sleep(interval)
+        busy_after, total_after = ticks()
+    except OSError:  # not Linux: no way to tell, so do not wait
+        return 0.0
+    cores = os.cpu_count() or 1
+    return cores * (busy_after - busy_before) / max(1, total_after - total_before)
+
+
+def _ms(seconds: float, digits: int = 1) -> str:
+    return f"{seconds * 1000:.{digits}f} ms"
+
+
+def _machine(load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    versions = ", ".join(
+        f"{name} {_version(name)}"
+        for name in (
+            "pact-python",
+            "pact-python-ffi",
+            "flask",
+            "werkzeug",
+            "fastapi",
+            "uvicorn",
+            "httpx",
+            "nox",
+        )
+    )
+    uv = shutil.which("uv")
+    uv_version = "not found"
+    if uv:
+        uv_version = subprocess.run(
+            [uv, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    before, after = load
+    return (
+        f"Machine: {os.cpu_count()} cores, {memory}, {cpu}; {platform.system()} "
+        f"{platform.release()}. Load average (1, 5, 15 min) at the start "
+        f"{', '.join(f'{value:.2f}' for value in before)}, at the end "
+        f"{', '.join(f'{value:.2f}' for value in after)}.\n\n"
+        f"Versions: Python {platform.python_version()} (the cells: every Python of the "
+        f"matrix), {versions}, {uv_version}."
+    )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def write(path: Path, section: str) -> None:
+    """Replace the text between the markers in `path` (or add it at the end)."""
+    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n"
+    if START_MARKER in text and END_MARKER in text:
+        head, _, rest = text.partition(START_MARKER)
+        _, _, tail = rest.partition(END_MARKER)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS.md")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per measurement")
+    parser.add_argument("--interactions", type=int, default=500, help="in the generated pact")
+    parser.add_argument("--broker-versions", type=int, default=10_000)
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also time the matrix of this git revision (before)"
+    )
+    parser.add_argument("--skip", nargs="*", choices=PARTS, default=[], help="parts to leave out")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait, before each timing round, for other processes to go quiet",
+    )
+    arguments = parser.parse_args(argv)
+    load_before = os.getloadavg()
+    command = "nox -s bench" + (f" -- {' '.join(sys.argv[1:])}" if sys.argv[1:] else "")
+    with tempfile.TemporaryDirectory(prefix="pact-matrix-bench-") as directory:
+        bench = Bench(arguments, Path(directory))
+        parts: dict[str, Callable[[], None]] = {
+            "throughput": bench.throughput,
+            "lifecycle": bench.lifecycle,
+            "broker": bench.broker,
+            "matrix": lambda: bench.matrix(virtualenv="virtualenv" not in arguments.skip),
+            "failures": bench.failures,
+            "pactgen": bench.pactgen,
+        }
+        for name, part in parts.items():
+            if name not in arguments.skip:
+                part()
+        section = bench.markdown(command, (load_before, os.getloadavg()))
+    print(section)
+    write(arguments.output, section)
+    print(f"\nwrote {arguments.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

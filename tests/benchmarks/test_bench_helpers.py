@@ -1,0 +1,116 @@
+"""The benchmark's own code does what its numbers claim (no timing is asserted here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from benchmarks import throughput
+from benchmarks.__main__ import END_MARKER, START_MARKER, write
+from benchmarks.harness import RequestLog
+from benchmarks.matrix import MatrixRun, _test_seconds
+from benchmarks.pactgen import CONSUMER, PROVIDER, STATE, write_pact
+from states import PROVIDER_STATES
+
+
+def test_the_generated_pact_has_one_stated_request_per_interaction(tmp_path: Path) -> None:
+    path = write_pact(tmp_path, 3)
+
+    pact = json.loads(path.read_text("utf-8"))
+    assert (pact["consumer"]["name"], pact["provider"]["name"]) == (CONSUMER, PROVIDER)
+    interactions = sorted(pact["interactions"], key=lambda item: item["request"]["path"])
+    assert [item["request"]["path"] for item in interactions] == [
+        "/users/1",
+        "/users/2",
+        "/users/3",
+    ]
+    for user_id, item in enumerate(interactions, start=1):
+        assert item["providerStates"] == [
+            {"name": STATE, "params": {"id": user_id, "name": f"User {user_id}"}}
+        ]
+        assert item["response"]["status"] == 200
+    # The state is one the providers know, with the parameters it takes.
+    assert set(PROVIDER_STATES[STATE].params) == {"id", "name"}
+
+
+def test_writing_again_replaces_the_pact_rather_than_merging(tmp_path: Path) -> None:
+    write_pact(tmp_path, 5)
+    path = write_pact(tmp_path, 2)
+
+    assert len(json.loads(path.read_text("utf-8"))["interactions"]) == 2
+
+
+def test_the_limit_replays_the_pact_s_own_calls(tmp_path: Path) -> None:
+    calls = throughput._calls(write_pact(tmp_path, 2))
+
+    assert sorted(calls, key=lambda call: call[2]) == [
+        ({"state": STATE, "params": {"id": 1, "name": "User 1"}}, "GET", "/users/1"),
+        ({"state": STATE, "params": {"id": 2, "name": "User 2"}}, "GET", "/users/2"),
+    ]
+
+
+async def _hello(scope: object, receive: object, send: object) -> None:
+    assert callable(send)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_the_request_log_records_each_request_with_its_client() -> None:
+    log = RequestLog(_hello)
+    transport = httpx.ASGITransport(app=log)
+
+    async def two_requests() -> None:
+        async with httpx.AsyncClient(transport=transport, base_url="http://broker") as client:
+            await client.get("/", headers={"User-Agent": "pact_verifier"})
+            await client.put("/pacticipants/p")
+
+    import asyncio
+
+    asyncio.run(two_requests())
+
+    assert [(r.client, r.method, r.path) for r in log.requests] == [
+        ("pact_verifier", "GET", "/"),
+        (f"python-httpx/{httpx.__version__}", "PUT", "/pacticipants/p"),
+    ]
+    assert all(r.ended >= r.started for r in log.requests)
+
+
+def test_junit_times_are_summed_per_test_folder(tmp_path: Path) -> None:
+    junit = tmp_path / "cell.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.consumer.test_user_client" name="a" time="0.25" />'
+        '<testcase classname="tests.consumer.test_user_client" name="b" time="0.5" />'
+        '<testcase classname="tests.verification.test_verify_providers" name="c" time="2" />'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+
+    assert _test_seconds(junit, "consumer") == 0.75
+    assert _test_seconds(junit, "verification") == 2.0
+
+
+def test_the_share_outside_verification_is_of_the_whole_wall_time() -> None:
+    run = MatrixRun(
+        wall=10.0,
+        sessions={"a": 5.0, "b": 5.0},
+        verification={"a": 1.0, "b": 1.5},
+        consumer_tests={},
+        verification_test={},
+        passed=True,
+    )
+
+    assert run.outside_share == 0.75
+
+
+def test_the_tables_replace_only_what_is_between_the_markers(tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text(f"# Notes\n\n{START_MARKER}\nold\n{END_MARKER}\n\nMore notes.\n", "utf-8")
+
+    write(path, f"{START_MARKER}\nnew\n{END_MARKER}")
+
+    assert (
+        path.read_text("utf-8") == f"# Notes\n\n{START_MARKER}\nnew\n{END_MARKER}\n\nMore notes.\n"
+    )
