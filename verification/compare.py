@@ -1,10 +1,10 @@
 """Do the cells that verified the same pacts agree, interaction by interaction?
 
 The matrix claims that one API behaves the same on every framework and Python. The cells
-that verified the same pacts (the same set of pact URLs, which name the pacts' content)
-must therefore pass and fail the same interactions; a cell where an interaction is missing
-disagrees too. A cell that cannot be compared (it verified no pacts, or no other cell
-verified the same ones) is a hole in that claim, so it fails the comparison as well.
+that verified the same pacts (the same consumers and content SHAs, whichever broker served
+them) must therefore pass and fail the same interactions; a cell where an interaction is
+missing disagrees too. A cell that cannot be compared (it verified no pacts, or no other
+cell verified the same ones) is a hole in that claim, so it fails the comparison as well.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Disagreement:
 class Group:
     """Two or more cells that verified one set of pacts."""
 
-    pact_urls: frozenset[str]
+    pacts: frozenset[str]
     cells: tuple[str, ...]
     interactions: int
     disagreements: tuple[Disagreement, ...]
@@ -72,7 +72,7 @@ class Comparison:
         lines = [self.verdict()]
         for number, group in enumerate(self.groups, start=1):
             lines.append(
-                f"group {number}: {len(group.pact_urls)} pact(s), "
+                f"group {number}: {len(group.pacts)} pact(s), "
                 f"{group.interactions} interaction(s), cells {', '.join(group.cells)}"
             )
             lines.extend(f"  DISAGREE {d.describe()}" for d in group.disagreements)
@@ -84,22 +84,22 @@ def compare(results: Iterable[CellResult]) -> Comparison:
     by_pacts: dict[frozenset[str], list[CellResult]] = {}
     not_compared: list[tuple[str, str]] = []
     for result in results:
-        urls = frozenset(pact.url for pact in result.pacts)
-        if urls:
-            by_pacts.setdefault(urls, []).append(result)
+        contents = frozenset(pact.content for pact in result.pacts)
+        if contents:
+            by_pacts.setdefault(contents, []).append(result)
         else:
             why = result.error.strip().splitlines()[0] if result.error else "no error given"
             not_compared.append((result.cell, f"verified no pacts ({why})"))
     groups = []
-    for urls, cells in by_pacts.items():
+    for contents, cells in by_pacts.items():
         if len(cells) == 1:
             not_compared.append((cells[0].cell, "no other cell verified the same pacts"))
         else:
-            groups.append(_group(urls, cells))
+            groups.append(_group(contents, cells))
     return Comparison(groups=tuple(groups), not_compared=tuple(not_compared))
 
 
-def _group(urls: frozenset[str], cells: Sequence[CellResult]) -> Group:
+def _group(contents: frozenset[str], cells: Sequence[CellResult]) -> Group:
     names = {i.key: i.name for cell in cells for i in cell.interactions}
     outcomes = [
         {i.key: "passed" if i.success else "failed" for i in cell.interactions} for cell in cells
@@ -113,7 +113,7 @@ def _group(urls: frozenset[str], cells: Sequence[CellResult]) -> Group:
         if len({what for _, what in said}) > 1:
             disagreements.append(Disagreement(interaction=names[key], outcomes=said))
     return Group(
-        pact_urls=urls,
+        pacts=contents,
         cells=tuple(cell.cell for cell in cells),
         interactions=len(names),
         disagreements=tuple(disagreements),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from verification.project import PROJECT_ROOT
 
@@ -45,12 +47,22 @@ class InteractionOutcome:
 
 @dataclass(frozen=True)
 class PactRef:
-    """One pact the broker selected for the cell, identified by its content."""
+    """One pact the broker selected for the cell."""
 
     consumer: str
     url: str
     pending: bool = False
     wip: bool = False
+
+    @property
+    def content(self) -> str:
+        """The pact's identity wherever its broker runs: the consumer and the content's SHA.
+
+        Every embedded broker has its own port, so cells that verified the same pact have
+        different URLs; the broker names the content in the path (`/pact-version/<sha>`).
+        """
+        sha = re.search(r"/pact-version/([0-9a-fA-F]+)", self.url)
+        return f"{self.consumer}@{sha.group(1)}" if sha else urlsplit(self.url).path
 
 
 @dataclass(frozen=True)

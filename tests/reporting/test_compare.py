@@ -195,3 +195,28 @@ def test_an_unreadable_result_file_is_an_error(
     (tmp_path / "verify-3.12(flask).json").write_text('{"schema": 99}')
     assert main(["compare", str(tmp_path)]) == 2
     assert "unsupported result schema 99" in capsys.readouterr().err
+
+
+def test_the_same_pact_from_embedded_brokers_on_different_ports_is_the_same_pact(
+    make_cell: MakeCell,
+) -> None:
+    """Each cell's embedded broker listens on its own port: the content SHA names the pact."""
+    path = "/pacts/provider/UserProvider/consumer/UserConsumer/pact-version/e0ec755b/metadata/x"
+    first, second = (
+        make_cell(
+            framework=framework, pacts=[PactRef("UserConsumer", f"http://127.0.0.1:{port}{path}")]
+        )
+        for framework, port in (("flask", 41001), ("fastapi", 52002))
+    )
+    changed = make_cell(
+        python="3.13",
+        pacts=[
+            PactRef("UserConsumer", f"http://127.0.0.1:41001{path.replace('e0ec755b', 'ffff')}")
+        ],
+    )
+
+    comparison = compare([first, second, changed])
+
+    [group] = comparison.groups
+    assert group.cells == (first.cell, second.cell)
+    assert [cell for cell, _ in comparison.not_compared] == [changed.cell]
