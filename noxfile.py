@@ -36,7 +36,15 @@ nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
 # `nox` alone runs these, in this order: the checks, every verification cell, then the
 # comparisons and the report that read the cells' results.
-nox.options.sessions = ["lint", "tests", "ruby_broker_client", "verify", "crosscheck", "report"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "ruby_broker_client",
+    "reliability",
+    "verify",
+    "crosscheck",
+    "report",
+]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYPROJECT_BYTES = Path("pyproject.toml").read_bytes()
