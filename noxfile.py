@@ -125,6 +125,8 @@ class CellRun:
     result: str
     interactions: int | None
     seconds: float
+    # For the publishing cell: what `pact broker can-i-deploy` said of the results.
+    deployable: bool | None = None
 
 
 # Each cell writes its row of the summary table to a file in this folder, so that the table
@@ -179,10 +181,16 @@ def verify(session: nox.Session, framework: str) -> None:
         outcome = "interrupted"
         raise
     finally:
-        interactions = None
-        if result_file.exists():
-            interactions = len(json.loads(result_file.read_text("utf-8"))["interactions"])
-        _record(CellRun(cell, outcome, interactions, time.perf_counter() - started))
+        result = json.loads(result_file.read_text("utf-8")) if result_file.exists() else {}
+        _record(
+            CellRun(
+                cell,
+                outcome,
+                len(result["interactions"]) if result else None,
+                time.perf_counter() - started,
+                result.get("deployable"),
+            )
+        )
 
 
 @atexit.register
@@ -205,6 +213,12 @@ def _print_matrix_summary() -> None:
             f"| {run.cell} | {run.result} | "
             f"{'-' if run.interactions is None else run.interactions} | {run.seconds:.1f} |"
             for run in runs
+        ),
+        *(
+            f"\n{run.cell} published its results; `pact broker can-i-deploy` says "
+            f"{'yes' if run.deployable else 'no'}."
+            for run in runs
+            if run.deployable is not None
         ),
     ]
     print("\n".join(lines), flush=True)

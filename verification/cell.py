@@ -28,7 +28,7 @@ from pact import Verifier
 import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import StateStore
-from verification import broker_api, broker_relay, watchdog
+from verification import broker_api, broker_relay, pact_cli, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
@@ -70,6 +70,8 @@ def run(
     results: dict[str, Any] = {}
     report = ""
     error: str | None = None
+    deployable: bool | None = None
+    can_i_deploy = ""
     with capture_logs() as provider_log:
         try:
             pacts = _select_pacts(endpoint, settings)
@@ -80,8 +82,11 @@ def run(
                 raise CellFailure(problem)
             if publishing:
                 _confirm_published(endpoint, settings, pacts)
+                deployable, can_i_deploy = pact_cli.can_i_deploy(
+                    endpoint, PROVIDER, settings.provider_version
+                )
             _check_something_was_verified(results, pacts)
-        except (BrokerError, CellFailure) as failure:
+        except (BrokerError, CellFailure, pact_cli.PactCliError) as failure:
             error = str(failure)
     interactions = tuple(_outcome(item) for item in results.get("interactionResults", []))
     success = error is None and results.get("result") is True
@@ -100,6 +105,8 @@ def run(
         interactions=interactions,
         pacts=tuple(pacts),
         published=publishing and error is None,
+        deployable=deployable,
+        can_i_deploy=can_i_deploy,
         error=error,
         report=report,
     )

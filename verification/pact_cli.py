@@ -28,8 +28,14 @@ def binary() -> str:
     return found
 
 
-def broker(endpoint: BrokerEndpoint, *args: str, timeout: float = 60.0) -> str:
-    """Run `pact broker <args>` against `endpoint` and return its output."""
+def broker(
+    endpoint: BrokerEndpoint,
+    *args: str,
+    timeout: float = 60.0,
+    allowed_exits: tuple[int, ...] = (0,),
+) -> tuple[int, str]:
+    """Run `pact broker <args>` against `endpoint`: its exit code (one of `allowed_exits`,
+    else PactCliError) and its output."""
     credentials: list[str] = []
     if endpoint.token:
         credentials = ["--broker-token", endpoint.token]
@@ -46,9 +52,9 @@ def broker(endpoint: BrokerEndpoint, *args: str, timeout: float = 60.0) -> str:
     except subprocess.TimeoutExpired:
         raise PactCliError(f"`pact broker {args[0]}` did not finish in {timeout:.0f} s") from None
     output = (completed.stdout + completed.stderr).strip()
-    if completed.returncode != 0:
+    if completed.returncode not in allowed_exits:
         raise PactCliError(f"`pact broker {args[0]}` failed ({completed.returncode}):\n{output}")
-    return output
+    return completed.returncode, output
 
 
 def publish(
@@ -63,4 +69,15 @@ def publish(
     args = ["publish", *map(str, pacts), "--consumer-app-version", consumer_version]
     if branch:
         args += ["--branch", branch]
-    return broker(endpoint, *args)
+    return broker(endpoint, *args)[1]
+
+
+def can_i_deploy(endpoint: BrokerEndpoint, pacticipant: str, version: str) -> tuple[bool, str]:
+    """The broker's answer, through `pact broker can-i-deploy`, to whether `version` of
+    `pacticipant` works with the latest version of everything it integrates with."""
+    # The CLI exits 1 for "no": an answer, not a failure.
+    exit_code, output = broker(
+        endpoint, "can-i-deploy", "--pacticipant", pacticipant, "--version", version,
+        allowed_exits=(0, 1),
+    )  # fmt: skip
+    return exit_code == 0, output

@@ -79,6 +79,9 @@ class CellResult:
     interactions: tuple[InteractionOutcome, ...] = ()
     pacts: tuple[PactRef, ...] = ()
     published: bool = False
+    # The publishing cell asks the broker `pact broker can-i-deploy` for this provider version.
+    deployable: bool | None = None
+    can_i_deploy: str = ""
     # Why the cell failed when no interaction says so (no pacts, broker down, ...).
     error: str | None = None
     report: str = ""
