@@ -17,10 +17,11 @@ from pathlib import Path
 
 from pact import Pact, match
 
+from consumer import ISO_8601_WITH_OFFSET
+from verification.settings import PROVIDER
+
 CONSUMER = "BenchConsumer"
-PROVIDER = "UserProvider"
 STATE = "a user exists"  # states/vocabulary.py
-ISO_8601_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 
 
 def description(user_id: int) -> str:

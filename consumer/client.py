@@ -16,6 +16,10 @@ from typing import Any, Self
 
 import httpx
 
+# What the client accepts as `created_on` (`datetime.fromisoformat` with a UTC offset): its
+# contract tests ask the provider for exactly this.
+ISO_8601_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
 
 @dataclass(frozen=True)
 class User:

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 from pact import Pact, match
 
-from consumer import UserClient, UserNotFoundError
+from consumer import ISO_8601_WITH_OFFSET, UserClient, UserNotFoundError
 
 CONSUMER = "UserConsumer"
 PROVIDER = "UserProvider"
-# What `datetime.fromisoformat` in the client needs: a date, a time and a UTC offset.
-ISO_8601_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 CREATED_ON = match.regex("2024-05-01T12:30:00+00:00", regex=ISO_8601_WITH_OFFSET)
 JSON = "application/json"
 
