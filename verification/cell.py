@@ -298,7 +298,8 @@ def capture_logs() -> Iterator[list[str]]:
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if not record.name.startswith("pact"):
+            # Not the verifier's logs, nor those of the harness's own HTTP client.
+            if not record.name.startswith(("pact", "httpx", "httpcore")):
                 lines.append(self.format(record))
 
     handler = Collect(level=logging.INFO)
