@@ -138,7 +138,9 @@ def test_ctrl_c_during_nox_verify_leaves_nothing_running(
         f"Ctrl-C {delay:.1f} s into `nox -s {cell}` (a {duration:.1f} s run): exit "
         f"{process.returncode} after {seconds:.2f} s, listening then: {sorted(ports)}",
     )
-    assert process.returncode == 130, output  # nox's exit code for an interrupted session
+    # 130 is nox's exit code for an interrupted session; an interrupt that lands while nox
+    # is still starting (a cold bytecode cache makes that longer) ends it by the signal.
+    assert process.returncode in (130, -signal.SIGINT), output
     assert seconds < 15, output
     time.sleep(0.5)  # let the last of them be reaped
     still_running = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
