@@ -109,6 +109,17 @@ def warm_verifier(settings: Settings, broker_endpoint: BrokerEndpoint) -> None:
     assert run(Cell(FRAMEWORKS[0]), settings, broker_endpoint).success
 
 
+def running_command(process: psutil.Process) -> str | None:
+    """The command line of a process that is still running, or None: processes come and go
+    while they are looked at, and one that is gone (or a zombie) is not running."""
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return None
+
+
 @dataclass(frozen=True)
 class Resources:
     """What this process holds that a test could leave behind."""
@@ -129,9 +140,9 @@ class Resources:
             native_threads=me.num_threads(),
             descriptors=me.num_fds(),
             children=frozenset(
-                f"{child.pid} {' '.join(child.cmdline())}"
+                f"{child.pid} {description}"
                 for child in me.children(recursive=True)
-                if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+                if (description := running_command(child)) is not None
             ),
             listening=frozenset(
                 f"{c.laddr.ip}:{c.laddr.port}"
