@@ -95,14 +95,19 @@ class MatrixReport:
         return sum(cell.status is status for cell in self.cells)
 
     @property
-    def provider(self) -> str | None:
-        """Provider, version and branch as the results name them, if they all agree."""
-        names = {
-            f"{r.provider} {r.provider_version} ({r.provider_branch or 'no branch'})"
-            for r in (cell.result for cell in self.cells)
-            if r is not None
-        }
-        return names.pop() if len(names) == 1 else None
+    def providers(self) -> dict[str, list[str]]:
+        """Each provider, version and branch the results name, with the cells that verified it.
+
+        More than one means some results are left over from an earlier run (of another
+        commit, say): the report says so rather than show them as one run.
+        """
+        cells_by_provider: dict[str, list[str]] = {}
+        for cell in self.cells:
+            if cell.result is not None:
+                r = cell.result
+                name = f"{r.provider} {r.provider_version} ({r.provider_branch or 'no branch'})"
+                cells_by_provider.setdefault(name, []).append(cell.cell)
+        return cells_by_provider
 
 
 def load_nox_reports(paths: Iterable[Path]) -> dict[str, NoxRecord]:
@@ -193,8 +198,19 @@ def _first_line(text: str) -> str:
 def markdown(report: MatrixReport) -> str:
     """The step summary: the grid, the counts, the comparison and what did not pass."""
     lines = ["## Pact verification matrix", ""]
-    if report.provider:
-        lines += [f"Provider {_md(report.provider)}", ""]
+    match list(report.providers.items()):
+        case []:
+            pass
+        case [(provider, _)]:
+            lines += [f"Provider {_md(provider)}", ""]
+        case several:
+            lines += [
+                "⚠️ **These results are of more than one provider version:** "
+                + "; ".join(
+                    f"{_md(p)}: " + ", ".join(f"`{cell}`" for cell in cells) for p, cells in several
+                ),
+                "",
+            ]
     lines += [
         "| framework | " + " | ".join(f"Python {p}" for p in report.pythons) + " |",
         "|---|" + "---|" * len(report.pythons),

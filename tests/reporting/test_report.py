@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -308,3 +309,31 @@ def test_the_report_command_prints_markdown_and_reads_named_nox_reports(
 
     assert status == 0
     assert "⛔ aborted" in capsys.readouterr().out
+
+
+def test_results_of_one_provider_version_name_it_once(make_cell: MakeCell) -> None:
+    report = build([make_cell("3.12", "flask"), make_cell("3.13", "fastapi")], {})
+
+    # Markdown escapes the brackets.
+    assert r"Provider UserProvider 0123abc \(main\)" in markdown(report)
+    assert "more than one provider version" not in markdown(report)
+
+
+def test_results_left_over_from_another_version_are_said_to_be_so(make_cell: MakeCell) -> None:
+    # `nox -s "verify-3.13(fastapi)"` after a commit: the other cells' files are older.
+    current = make_cell("3.13", "fastapi")
+    earlier = dataclasses.replace(make_cell("3.12", "flask"), provider_version="9876fed")
+    report = build([current, earlier], {})
+
+    text = markdown(report)
+    assert "Provider UserProvider" not in text
+    assert (
+        r"**These results are of more than one provider version:** "
+        r"UserProvider 9876fed \(main\): `verify-3.12(flask)`; "
+        r"UserProvider 0123abc \(main\): `verify-3.13(fastapi)`"
+    ) in text
+    page = parse(html_page(report))
+    assert ("p", {"class": "provider mixed", "id": "mixed-providers"}) in page.tags
+    said = " ".join("".join(page.text).split())
+    assert "UserProvider 9876fed (main): verify-3.12(flask);" in said
+    assert "UserProvider 0123abc (main): verify-3.13(fastapi)" in said
