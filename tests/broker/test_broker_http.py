@@ -25,13 +25,6 @@ JSON_TYPES = ("application/json", "application/hal+json")
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
-    running = start_broker(tmp_path_factory.mktemp("broker") / "pact_broker.sqlite")
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture(scope="module")
 def client(broker: RunningBroker) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=broker.url, timeout=30) as client:
         yield client

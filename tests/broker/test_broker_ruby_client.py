@@ -6,48 +6,27 @@ environment: `nox -s ruby_broker_client`. Elsewhere these tests are skipped.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from broker.testing import pact_document, start_broker, unique_name, write_pact
+from broker.testing import pact_document, unique_name, write_pact
+from tests.broker.clients import RUBY_CLIENT, run_client
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from broker.testing import RunningBroker
 
-RUBY_CLIENT = Path(sys.executable).parent / "pact-broker"
 pytestmark = pytest.mark.skipif(
     not RUBY_CLIENT.exists(),
     reason="the Ruby pact-broker client is only in the ruby_broker_client session",
 )
-ENV = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
-    running = start_broker(tmp_path_factory.mktemp("broker") / "pact_broker.sqlite")
-    yield running
-    assert running.stop() == 0
 
 
 def ruby(broker: RunningBroker, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(RUBY_CLIENT), *args, "--broker-base-url", broker.url],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"pact-broker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return run_client([str(RUBY_CLIENT), *args, "--broker-base-url", broker.url], check=check)
 
 
 def publish(

@@ -7,37 +7,24 @@ at what the broker stored.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from broker.testing import RecordingProvider, pact_document, start_broker, unique_name, write_pact
+from broker.testing import RecordingProvider, pact_document, unique_name, write_pact
+from tests.broker.clients import PACT, run_client
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from broker.testing import RunningBroker
 
 pytest.importorskip("pact", reason="pact-python (the Rust verifier) is not installed")
 
 from pact import Verifier
 
-PACT = shutil.which("pact", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
-ENV = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
-    running = start_broker(tmp_path_factory.mktemp("broker") / "pact_broker.sqlite")
-    yield running
-    assert running.stop() == 0
 
 
 def pact_cli(
@@ -45,16 +32,7 @@ def pact_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`pact broker <args> -b URL`, with its output captured."""
     assert PACT is not None
-    result = subprocess.run(
-        [PACT, "broker", *args, "-b", broker.url],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"pact broker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return run_client([PACT, "broker", *args, "-b", broker.url], check=check)
 
 
 def publish(

@@ -11,10 +11,6 @@ list, fallback tags, WIP) and `lib/pact_broker/pacts/selected_pact.rb` (merge by
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from broker.testing import RecordingProvider, pact_document, start_broker, unique_name, write_pact
+from broker.testing import RecordingProvider, pact_document, unique_name, write_pact
+from tests.broker.clients import PACT, run_client
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from broker.testing import RunningBroker
 
@@ -33,23 +30,14 @@ pytest.importorskip("pact", reason="pact-python (the Rust verifier) is not insta
 
 from pact import Verifier
 
-PACT = shutil.which("pact", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
-ENV = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
 
 Builder = Any  # pact.verifier.BrokerSelectorBuilder (pact-python ships no stubs)
 
 
 def cli(broker: RunningBroker, *args: str) -> None:
     assert PACT is not None
-    result = subprocess.run(
-        [PACT, "broker", *args, "-b", broker.url],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"pact broker {args}: {result.stdout}{result.stderr}"
+    run_client([PACT, "broker", *args, "-b", broker.url])
 
 
 class Data:
@@ -93,13 +81,6 @@ class Data:
             "--environment",
             environment,
         )
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
-    running = start_broker(tmp_path_factory.mktemp("broker") / "pact_broker.sqlite")
-    yield running
-    assert running.stop() == 0
 
 
 @pytest.fixture(scope="module")
