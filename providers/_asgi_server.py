@@ -49,6 +49,23 @@ class LifespanErrorKeeper:
             raise
 
 
+class LoopThatKeepsItsDeath(asyncio.SelectorEventLoop):
+    """The event loop, keeping the error that escapes it (uvicorn's own code failing, not a
+    request) the moment it does: `asyncio.run` cancels and runs the tasks left before it
+    raises that error, and clients meanwhile find a server that no longer answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.death: BaseException | None = None
+
+    def run_forever(self) -> None:
+        try:
+            super().run_forever()
+        except BaseException as error:
+            self.death = self.death or error
+            raise
+
+
 class ThreadedUvicorn(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -113,8 +130,8 @@ class UvicornBackend:
             self._app,
             interface="asgi3",
             lifespan="auto",
-            # Fixed choices, so a test run does not depend on which extras are installed.
-            loop="asyncio",
+            # Fixed choices, so a test run does not depend on which extras are installed (the
+            # event loop, asyncio's, is made by `run`).
             http="h11",
             ws="none",
             # The client's address is the socket's peer: the provider-state guard relies on it.
@@ -126,14 +143,21 @@ class UvicornBackend:
             access_log=False,
         )
         self._server = ThreadedUvicorn(config)
+        self._loop: LoopThatKeepsItsDeath | None = None
 
     def run(self, serving: threading.Event) -> None:
         self._server.serving = serving
-        # Off the main thread, uvicorn installs no signal handlers.
+        # uvicorn's own `run` less the choice of loop. Off the main thread, uvicorn installs
+        # no signal handlers.
         try:
-            self._server.run(sockets=[self._listener])
+            with asyncio.Runner(loop_factory=self._new_loop) as runner:
+                runner.run(self._server.serve(sockets=[self._listener]))
         finally:
             self._listener.close()  # uvicorn closes it only when its loop did not die
+
+    def _new_loop(self) -> LoopThatKeepsItsDeath:
+        self._loop = LoopThatKeepsItsDeath()
+        return self._loop
 
     def request_stop(self) -> None:
         self._server.should_exit = True
@@ -159,3 +183,6 @@ class UvicornBackend:
 
     def startup_error(self) -> BaseException | None:
         return self._app.error
+
+    def death(self) -> BaseException | None:
+        return None if self._loop is None else self._loop.death

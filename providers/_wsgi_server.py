@@ -74,6 +74,7 @@ class WerkzeugBackend:
         )
         listener.close()
         self._wake_reader, self._wake_writer = socket.socketpair()
+        self._death: BaseException | None = None
 
     def run(self, serving: threading.Event) -> None:
         try:
@@ -87,6 +88,9 @@ class WerkzeugBackend:
                         return
                     # A connection is waiting: accept it and hand it to a request thread.
                     self._server.handle_request()
+        except BaseException as error:
+            self._death = error
+            raise
         finally:
             self._server.server_close()
             self._wake_reader.close()
@@ -112,3 +116,6 @@ class WerkzeugBackend:
 
     def startup_error(self) -> BaseException | None:
         return None
+
+    def death(self) -> BaseException | None:
+        return self._death

@@ -52,9 +52,14 @@ class RunningServer:
     def failure(self) -> str | None:
         """Why the server stopped serving before it was asked to stop, or None if it has not."""
         thread = self._thread
-        if thread is None or thread.is_alive() or thread.stopping:
+        if thread is None or thread.stopping:
             return None
-        return f"{self.interface} server on {self.url} died: {thread.error!r}"
+        # The backend knows of a death before the thread ends: asyncio first cancels and runs
+        # the tasks left, while clients already find no server.
+        death = thread.backend.death()
+        if death is None and thread.is_alive():
+            return None
+        return f"{self.interface} server on {self.url} died: {death or thread.error!r}"
 
     def abort(self) -> None:
         """Refuse new connections now, and stop the server without waiting for requests in flight.
@@ -85,6 +90,10 @@ class Backend(Protocol):
 
     def startup_error(self) -> BaseException | None:
         """The app's own startup error, when the server reports only that it exited."""
+
+    def death(self) -> BaseException | None:
+        """The error that ended serving, from the moment it did, before `run` has cleaned
+        up and raised it."""
 
 
 def interface_of(app: Callable[..., Any]) -> Interface:

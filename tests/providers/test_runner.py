@@ -206,3 +206,36 @@ def test_a_server_that_dies_says_why_and_stops_without_error() -> None:
         while server.failure() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
+
+
+def test_a_server_whose_loop_died_says_so_while_its_thread_is_still_cleaning_up() -> None:
+    # asyncio cancels (and runs) the tasks left before the loop's error ends the thread: a
+    # watch that waited for the thread could miss a death that the clients already see.
+    died = threading.Event()
+    cleaned_up = threading.Event()
+
+    def die() -> None:
+        died.set()
+        raise SystemExit
+
+    async def kill_the_loop(request: Request) -> JSONResponse:
+        asyncio.get_running_loop().call_soon(die)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cleaned_up.wait(10)  # holds the server's thread in the dead loop's clean-up
+            raise
+        return JSONResponse({})
+
+    with serve(Starlette(routes=[Route("/die", kill_the_loop)])) as server:
+        try:
+            with socket.create_connection((server.host, server.port)) as client:
+                client.sendall(b"GET /die HTTP/1.1\r\nHost: test\r\n\r\n")
+                assert died.wait(5)
+                # Well within the 10 s that the clean-up is held for.
+                deadline = time.monotonic() + 5
+                while server.failure() is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
+        finally:
+            cleaned_up.set()
