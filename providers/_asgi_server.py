@@ -51,18 +51,24 @@ class LifespanErrorKeeper:
 
 class LoopThatKeepsItsDeath(asyncio.SelectorEventLoop):
     """The event loop, keeping the error that escapes it (uvicorn's own code failing, not a
-    request) the moment it does: `asyncio.run` cancels and runs the tasks left before it
-    raises that error, and clients meanwhile find a server that no longer answers."""
+    request) the moment it does, and calling `on_death` then.
 
-    def __init__(self) -> None:
+    `asyncio.run` cancels and runs the tasks left before it raises that error: meanwhile the
+    loop still accepts connections that nobody will answer, and that stay open.
+    """
+
+    def __init__(self, on_death: Callable[[], None]) -> None:
         super().__init__()
         self.death: BaseException | None = None
+        self._on_death = on_death
 
     def run_forever(self) -> None:
         try:
             super().run_forever()
         except BaseException as error:
-            self.death = self.death or error
+            if self.death is None:
+                self.death = error
+                self._on_death()
             raise
 
 
@@ -156,7 +162,8 @@ class UvicornBackend:
             self._listener.close()  # uvicorn closes it only when its loop did not die
 
     def _new_loop(self) -> LoopThatKeepsItsDeath:
-        self._loop = LoopThatKeepsItsDeath()
+        # A dead server refuses connections at once, rather than take them and never answer.
+        self._loop = LoopThatKeepsItsDeath(on_death=self.refuse_connections)
         return self._loop
 
     def request_stop(self) -> None:

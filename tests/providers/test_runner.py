@@ -208,7 +208,7 @@ def test_a_server_that_dies_says_why_and_stops_without_error() -> None:
         assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
 
 
-def test_a_server_whose_loop_died_says_so_while_its_thread_is_still_cleaning_up() -> None:
+def test_a_server_whose_loop_died_says_so_and_refuses_while_its_thread_cleans_up() -> None:
     # asyncio cancels (and runs) the tasks left before the loop's error ends the thread: a
     # watch that waited for the thread could miss a death that the clients already see.
     died = threading.Event()
@@ -237,5 +237,8 @@ def test_a_server_whose_loop_died_says_so_while_its_thread_is_still_cleaning_up(
                 while server.failure() is None and time.monotonic() < deadline:
                     time.sleep(0.01)
                 assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
+                # Refused, rather than taken by the dying loop and never answered.
+                with pytest.raises(httpx.ConnectError):
+                    httpx.get(server.url, timeout=2)
         finally:
             cleaned_up.set()
