@@ -16,14 +16,20 @@ pinned by uv.lock).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,17 +48,22 @@ nox.options.sessions = [
     "ruby_broker_client",
     "reliability",
     "verify",
+    "verdict",
     "crosscheck",
     "report",
 ]
 
-PYPROJECT = nox.project.load_toml("pyproject.toml")
+# The Pythons and frameworks come from pyproject.toml through the one module that reads them
+# (standard library only, so the Python running nox can import it).
+sys.path.insert(0, str(Path(__file__).parent))
+from verification.project import ALL_CELLS, FRAMEWORKS, PYTHONS  # noqa: E402
+
 PYPROJECT_BYTES = Path("pyproject.toml").read_bytes()
-PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
 NEWEST_PYTHON = PYTHONS[-1]
-FRAMEWORKS: list[str] = PYPROJECT["tool"]["pact-matrix"]["frameworks"]
 RESULTS_DIR = Path("results")
-# A cell stops its provider (at most 5 s) and its broker (5 s) once interrupted.
+# The embedded broker's data, kept across runs; `nox -s broker` serves the same file.
+BROKER_DB = Path(os.environ.get("PACT_MATRIX_BROKER_DB") or "pact_broker.sqlite").resolve()
+# A cell stops its provider (at most 5 s) once interrupted.
 CELL_INTERRUPT_TIMEOUT = 15.0
 
 # Telemetry off for every pact tool: blocked telemetry once made a verification take 17 minutes.
@@ -125,36 +136,120 @@ class CellRun:
     result: str
     interactions: int | None
     seconds: float
-    # For the publishing cell: what `pact broker can-i-deploy` said of the results.
-    deployable: bool | None = None
 
 
-# Each cell writes its row of the summary table to a file in this folder, so that the table
-# also covers cells that `nox --parallel` runs in worker processes. The nox process that names
-# the folder prints the table; its workers inherit the name and only write rows.
-_SUMMARY_VARIABLE = "PACT_MATRIX_SUMMARY_DIR"
-_PRINTS_SUMMARY = _SUMMARY_VARIABLE not in os.environ
-if _PRINTS_SUMMARY:
-    os.environ[_SUMMARY_VARIABLE] = str(
-        Path(tempfile.gettempdir(), f"pact-matrix-summary-{os.getpid()}")
+# One folder per `nox` run, shared with the processes `nox --parallel` runs the cells in: each
+# cell writes its row of the summary table there, the first cell that needs the embedded broker
+# leaves its URL there, and the verdict its answer. The nox process that names the folder
+# prints the table and stops the broker; its workers inherit the name.
+_RUN_DIR_VARIABLE = "PACT_MATRIX_RUN_DIR"
+_MAIN_PROCESS = _RUN_DIR_VARIABLE not in os.environ
+if _MAIN_PROCESS:
+    os.environ[_RUN_DIR_VARIABLE] = str(
+        Path(tempfile.gettempdir(), f"pact-matrix-run-{uuid.uuid4().hex}")
     )
+    # The run the cells' results belong to; CI names one for all the jobs of a workflow run.
+    os.environ.setdefault("PACT_MATRIX_RUN", f"nox-{uuid.uuid4().hex[:12]}")
+RUN_DIR = Path(os.environ[_RUN_DIR_VARIABLE])
+_ROWS = RUN_DIR / "cells"
+_VERDICT = RUN_DIR / "verdict.json"
 
 
 def _record(run: CellRun) -> None:
-    folder = Path(os.environ[_SUMMARY_VARIABLE])
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{run.cell}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")
+    _ROWS.mkdir(parents=True, exist_ok=True)
+    (_ROWS / f"{run.cell}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")
 
 
-# allow_parallel: cells share nothing (each has its own venv, pacts folder, embedded broker and
-# result file), so `nox -s verify --parallel 2` may run two at once; see the module docstring.
+@contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One process of this run at a time (cells under `nox --parallel` are processes)."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RUN_DIR / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+_broker_process: subprocess.Popen[str] | None = None
+
+
+def _embedded_broker(session: nox.Session) -> dict[str, str]:
+    """The environment that names this run's embedded broker, which the first cell starts.
+
+    The cells talk to it as to any broker, through PACT_BROKER_BASE_URL; it serves BROKER_DB
+    (kept across runs) from the session's venv, in a process group of its own so that Ctrl-C
+    reaches nox first, and nox stops it when the run ends.
+    """
+    global _broker_process
+    url_file = RUN_DIR / "broker.url"
+    with _locked("broker"):
+        if not url_file.exists():
+            log = RUN_DIR / "broker.log"
+            with open(log, "ab") as stderr:
+                process = subprocess.Popen(
+                    [
+                        Path(session.bin) / "python",
+                        "-m",
+                        "broker",
+                        "--port",
+                        "0",
+                        "--db",
+                        BROKER_DB,
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    start_new_session=True,
+                )
+            assert process.stdout is not None
+            announcement = process.stdout.readline()  # "Pact Broker listening on http://..."
+            if "http://" not in announcement:
+                session.error(f"the embedded broker did not start:\n{log.read_text('utf-8')}")
+            _broker_process = process
+            (RUN_DIR / "broker.pid").write_text(str(process.pid), encoding="utf-8")
+            url_file.write_text(announcement.split()[-1], encoding="utf-8")
+            session.log(
+                f"embedded Pact Broker on {url_file.read_text('utf-8')}, data in {BROKER_DB}"
+            )
+    return {
+        "PACT_BROKER_BASE_URL": url_file.read_text("utf-8"),
+        "PACT_MATRIX_EMBEDDED_BROKER": "true",
+    }
+
+
+def _stop_embedded_broker() -> None:
+    pid_file = RUN_DIR / "broker.pid"
+    if not pid_file.exists():
+        return
+    if _broker_process is not None:  # started here: stop it and reap it
+        _broker_process.terminate()
+        _broker_process.wait(timeout=10)
+        return
+    pid = int(pid_file.read_text("utf-8"))  # started by a --parallel worker that has ended
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.05)
+
+
+def _whole_matrix_selected(session: nox.Session) -> bool:
+    """Whether this nox run selected every cell of the matrix.
+
+    nox says so only through the queue it runs (`session.notify` uses the same), which under
+    --parallel holds one session per worker: there, name the verdict session in the command.
+    """
+    manifest = getattr(getattr(session, "_runner", None), "manifest", None)
+    return manifest is not None and all(cell in manifest for cell in ALL_CELLS)
+
+
 @nox.session(python=PYTHONS, tags=["verify"], allow_parallel=True)
 @nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
 def verify(session: nox.Session, framework: str) -> None:
     """Verify one framework on one Python against the consumers' pacts from the broker.
 
-    With PACT_BROKER_BASE_URL unset, the cell starts the embedded broker, writes the
-    consumer pacts and publishes them with the real `pact broker publish` first.
+    With PACT_BROKER_BASE_URL unset, the run's embedded broker (started by the first cell)
+    holds this checkout's pacts. No cell publishes: after the whole matrix, `verdict` does.
     """
     started = time.perf_counter()
     cell = session.name
@@ -162,7 +257,12 @@ def verify(session: nox.Session, framework: str) -> None:
     result_file.unlink(missing_ok=True)
     outcome = "failed"
     try:
+        if _whole_matrix_selected(session):
+            session.notify("verdict")
         install(session, framework, "verify")
+        env = {"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)}
+        if not os.environ.get("PACT_BROKER_BASE_URL"):
+            env |= _embedded_broker(session)
         session.run(
             "pytest",
             "tests/consumer",
@@ -171,9 +271,9 @@ def verify(session: nox.Session, framework: str) -> None:
             "-p",
             "no:cacheprovider",
             *session.posargs,
-            env={"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)},
-            # On Ctrl-C, time for the cell to stop its provider and broker before nox
-            # terminates it (nox's default is 0.3 s).
+            env=env,
+            # On Ctrl-C, time for the cell to stop its provider before nox terminates it
+            # (nox's default is 0.3 s).
             interrupt_timeout=CELL_INTERRUPT_TIMEOUT,
         )
         outcome = "passed"
@@ -188,23 +288,47 @@ def verify(session: nox.Session, framework: str) -> None:
                 outcome,
                 len(result["interactions"]) if result else None,
                 time.perf_counter() - started,
-                result.get("deployable"),
             )
         )
 
 
+# Not parallel: under `nox --parallel`, nox then starts it only once every cell has ended.
+@nox.session(python=NEWEST_PYTHON, tags=["verdict"], allow_parallel=False)
+def verdict(session: nox.Session) -> None:
+    """Judge every cell's result in results/ together and tell the broker one verdict.
+
+    A provider version is verified only if every cell passed; a cell with no result (did not
+    run, crashed, no interpreter) fails it by name. `nox -s verify` runs it after the whole
+    matrix; CI's final job runs it on the cells' downloaded results.
+    """
+    install(session, "verify")
+    env = {}
+    if not os.environ.get("PACT_BROKER_BASE_URL") and BROKER_DB.exists():
+        env = _embedded_broker(session)
+    session.run(
+        "python", "-m", "verification", "verdict", str(RESULTS_DIR), f"--summary={_VERDICT}",
+        *session.posargs, env=env,
+    )  # fmt: skip
+
+
 @atexit.register
-def _print_matrix_summary() -> None:
-    """After `nox -s verify`, one table of what was verified where, in matrix order."""
-    folder = Path(os.environ[_SUMMARY_VARIABLE])
-    if not _PRINTS_SUMMARY or not folder.is_dir():
+def _end_of_run() -> None:
+    """After `nox -s verify`: one table of what was verified where, and the verdict."""
+    if not _MAIN_PROCESS:
         return
-    order = [f"verify-{python}({framework})" for python in PYTHONS for framework in FRAMEWORKS]
+    try:
+        _stop_embedded_broker()
+        if _ROWS.is_dir():
+            print(_summary(), flush=True)
+    finally:
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+def _summary() -> str:
     runs = sorted(
-        (CellRun(**json.loads(row.read_text("utf-8"))) for row in folder.glob("*.json")),
-        key=lambda run: order.index(run.cell) if run.cell in order else len(order),
+        (CellRun(**json.loads(row.read_text("utf-8"))) for row in _ROWS.glob("*.json")),
+        key=lambda run: ALL_CELLS.index(run.cell) if run.cell in ALL_CELLS else len(ALL_CELLS),
     )
-    shutil.rmtree(folder, ignore_errors=True)
     lines = [
         "",
         "| cell | result | interactions verified | seconds |",
@@ -214,14 +338,30 @@ def _print_matrix_summary() -> None:
             f"{'-' if run.interactions is None else run.interactions} | {run.seconds:.1f} |"
             for run in runs
         ),
-        *(
-            f"\n{run.cell} published its results; `pact broker can-i-deploy` says "
-            f"{'yes' if run.deployable else 'no'}."
-            for run in runs
-            if run.deployable is not None
-        ),
+        "",
     ]
-    print("\n".join(lines), flush=True)
+    if _VERDICT.exists():
+        verdict = json.loads(_VERDICT.read_text("utf-8"))
+        lines.append(f"Verdict: {'verified' if verdict['success'] else 'NOT verified'}.")
+        lines += [f"- {pact['line']}" for pact in verdict["pacts"]]
+        if verdict["missing"]:
+            lines.append(f"- cells with no result: {', '.join(verdict['missing'])}")
+        if verdict["can_i_deploy"] is not None:
+            answer = "yes" if verdict["can_i_deploy"] else "no"
+            lines.append(f"`pact broker can-i-deploy` says {answer}.")
+        elif not verdict["published"]:
+            lines.append("The verdict was not published (see the verdict session's output).")
+    elif len(runs) < len(ALL_CELLS):
+        lines.append(
+            f"Part of the matrix ({len(runs)} of {len(ALL_CELLS)} cells): no verdict published. "
+            "`nox -s verify` runs the whole matrix and publishes one."
+        )
+    else:
+        lines.append(
+            "No verdict published: with --parallel, name the verdict session too "
+            "(`nox -s verify verdict --parallel 2`)."
+        )
+    return "\n".join(lines)
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["pacts"])
@@ -288,10 +428,13 @@ def crosscheck(session: nox.Session) -> None:
 def broker(session: nox.Session) -> None:
     """The embedded Pact Broker in the foreground (Ctrl-C stops it); arguments go to it.
 
-    For example: nox -s broker -- --port 9292 --db pact_broker.sqlite --log-level info
+    It serves the file `nox -s verify` keeps its broker in (PACT_MATRIX_BROKER_DB, else
+    pact_broker.sqlite), so its page shows every provider version the matrix verified.
+    For example: nox -s broker -- --port 9292 --log-level info
     """
     install(session, "broker")
-    session.run("python", "-m", "broker", *session.posargs)
+    database = [] if "--db" in session.posargs else ["--db", str(BROKER_DB)]
+    session.run("python", "-m", "broker", *database, *session.posargs)
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["bench"], default=False)

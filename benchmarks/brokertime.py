@@ -1,6 +1,7 @@
 """Item 3 (the part `broker.bench` does not cover): how long a cell talks to the broker per pact.
 
-One cell run, results published, against a broker holding one generated pact. The broker
+One cell run against a broker holding one generated pact (cells publish nothing: the
+matrix's verdict does, once, after every cell). The broker
 records every request with its User-Agent, which tells the verifier's requests from the
 harness's own (pre-selection and the publication check, sent with httpx); the provider's
 store records when the first state change came and when the last one did, which splits the
@@ -11,7 +12,6 @@ own work between requests.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import statistics
 import tempfile
@@ -33,22 +33,19 @@ def measure(framework: str, interactions: int, repeats: int) -> dict[str, Any]:
     runs: list[dict[str, float]] = []
     # The harness's own questions to the broker, timed by the caller: client set-up included.
     harness_seconds: list[float] = []
-    for name in ("pacts_for_verification", "verified_consumers"):
-        setattr(broker_api, name, _timed(getattr(broker_api, name), harness_seconds))
+    broker_api.pacts_for_verification = _timed(broker_api.pacts_for_verification, harness_seconds)
     for _ in range(repeats):
         with (
             tempfile.TemporaryDirectory() as workdir,
             broker_with_pact(Path(workdir), interactions) as pact_broker,
         ):
             this_cell = cell.Cell(framework)
-            settings = dataclasses.replace(
-                pact_broker.settings, publish_results=True, publishing_cell=this_cell.name
-            )
+            settings = pact_broker.settings
             pact_broker.log.requests.clear()  # what the publish step sent is not the cell's
             harness_seconds.clear()
             store = TimedStore()
             result = cell.run(this_cell, settings, pact_broker.endpoint, store=store)
-            if not (result.success and result.published):
+            if not result.success:
                 raise RuntimeError(f"the broker benchmark failed: {result.error or result.report}")
             summary = _summary(pact_broker.log.requests, result.seconds, store)
             runs.append({**summary, "harness_seconds": sum(harness_seconds)})

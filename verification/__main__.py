@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -49,6 +50,68 @@ def _results(directory: Path, *, required: bool) -> list[CellResult]:
     return results
 
 
+def publish_verdict(args: argparse.Namespace) -> int:
+    # Imported here, like publish: it needs httpx and the pact CLI.
+    from verification import pact_cli, verdict
+    from verification.project import ALL_CELLS
+    from verification.settings import PROVIDER, Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        results = _results(args.results_dir, required=True)
+        run = settings.run
+        if run is not None and not any(result.run == run for result in results):
+            newest = max(results, key=lambda result: _mtime(args.results_dir, result.cell))
+            print(f"No cell results of run {run}: judging run {newest.run}, the newest here.")
+            run = newest.run
+        judged = verdict.judge(results, ALL_CELLS, run=run)
+    except (SettingsError, verdict.VerdictError) as error:
+        raise CommandError(str(error)) from error
+    print("\n".join(judged.lines()))
+    summary: dict[str, object] = {
+        "success": judged.success,
+        "pacts": [{"line": pact.line(), "success": pact.success} for pact in judged.pacts],
+        "missing": list(judged.missing),
+        "published": False,
+        "can_i_deploy": None,
+    }
+    try:
+        if settings.broker is None or not settings.publish_results:
+            print(
+                "The verdict was not published: "
+                + (
+                    "no broker is named (PACT_BROKER_BASE_URL)."
+                    if settings.broker is None
+                    else "PACT_PUBLISH_VERIFICATION_RESULTS is not true."
+                )
+            )
+        else:
+            endpoint = settings.broker
+            if settings.embedded:
+                judged = verdict.rebased(judged, endpoint.url)
+            created = verdict.publish(endpoint, judged, build_url=settings.build_url)
+            summary["published"] = True
+            print(f"Published {len(created)} verification result(s) to {endpoint.url}.")
+            deployable, answer = pact_cli.can_i_deploy(
+                endpoint, PROVIDER, settings.provider_version
+            )
+            summary["can_i_deploy"] = deployable
+            print(
+                f"`pact broker can-i-deploy --pacticipant {PROVIDER} --version "
+                f"{settings.provider_version}` says {'yes' if deployable else 'no'}:\n{answer}"
+            )
+    except (verdict.VerdictError, pact_cli.PactCliError) as error:
+        raise CommandError(str(error)) from error
+    finally:
+        if args.summary:
+            args.summary.write_text(json.dumps(summary), encoding="utf-8")
+    return 0 if judged.success or judged.only_pending_failed else 1
+
+
+def _mtime(directory: Path, cell: str) -> float:
+    return (directory / f"{cell}.json").stat().st_mtime
+
+
 def compare_cells(args: argparse.Namespace) -> int:
     from verification.compare import compare
 
@@ -89,6 +152,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     publish_command.add_argument("pact_dir", nargs="?", type=Path, help="default: pacts/")
     publish_command.set_defaults(run=publish)
+
+    verdict_command = commands.add_parser(
+        "verdict",
+        help="judge every cell's result together and publish one verdict per pact",
+    )
+    verdict_command.add_argument(
+        "results_dir",
+        nargs="?",
+        type=Path,
+        default=results_dir(),
+        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
+    )
+    verdict_command.add_argument(
+        "--summary", type=Path, metavar="FILE", help="also write the verdict here, as JSON"
+    )
+    verdict_command.set_defaults(run=publish_verdict)
 
     compare_command = commands.add_parser(
         "compare",

@@ -1,8 +1,8 @@
 """The two questions a verification cell asks a Pact Broker itself, over its public HAL API.
 
 The verifier fetches and verifies pacts on its own; these calls exist so that a cell can
-say *which* pacts it was given (and fail with a clear message when there are none) and can
-prove that its results were published, which the verifier only prints when it fails to.
+say *which* pacts it was given, interaction by interaction (and fail with a clear message
+when there are none), and so that the embedded broker gets this checkout's pacts once.
 """
 
 from __future__ import annotations
@@ -117,18 +117,25 @@ def pacts_for_verification(
             if response.status_code == 404:
                 return []  # the broker has never heard of the provider: no pacts for it
             answer = _json(response)
+            pacts = answer.get("_embedded", {}).get("pacts", [])
+            return [
+                PactRef(
+                    consumer=_consumer_of(pact),
+                    url=_link(pact, "self"),
+                    pending=bool(pact.get("verificationProperties", {}).get("pending", False)),
+                    wip=bool(pact.get("verificationProperties", {}).get("wip", False)),
+                    interaction_ids=_interaction_ids(_json(client.get(_link(pact, "self")))),
+                )
+                for pact in pacts
+            ]
     except httpx.HTTPError as error:
         raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
-    pacts = answer.get("_embedded", {}).get("pacts", [])
-    return [
-        PactRef(
-            consumer=_consumer_of(pact),
-            url=_link(pact, "self"),
-            pending=bool(pact.get("verificationProperties", {}).get("pending", False)),
-            wip=bool(pact.get("verificationProperties", {}).get("wip", False)),
-        )
-        for pact in pacts
-    ]
+
+
+def _interaction_ids(document: dict[str, Any]) -> tuple[str, ...]:
+    # The ids the broker gave the interactions (`_id`), which the verifier reports results by.
+    items = [*document.get("interactions", []), *document.get("messages", [])]
+    return tuple(str(item["_id"]) for item in items if isinstance(item, dict) and "_id" in item)
 
 
 def _consumer_of(pact: dict[str, Any]) -> str:
@@ -156,16 +163,17 @@ def providers_with_pacts(endpoint: BrokerEndpoint) -> set[str]:
     }
 
 
-def verified_consumers(endpoint: BrokerEndpoint, provider: str, provider_version: str) -> set[str]:
-    """The consumers whose pacts have a result from this provider version, per the matrix."""
-    params = {"q[][pacticipant]": provider, "q[][version]": provider_version, "latestby": "cvp"}
+def has_pact(endpoint: BrokerEndpoint, provider: str, consumer: str, consumer_version: str) -> bool:
+    """Whether the broker holds a pact between the two for this consumer version."""
+    path = "/pacts/provider/{}/consumer/{}/version/{}".format(
+        *(quote(name, safe="") for name in (provider, consumer, consumer_version))
+    )
     try:
         with endpoint.client() as client:
-            matrix = _json(client.get("/matrix", params=params))
+            response = client.get(path)
     except httpx.HTTPError as error:
         raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
-    return {
-        row["consumer"]["name"]
-        for row in matrix.get("matrix", [])
-        if row.get("verificationResult") is not None
-    }
+    if response.status_code == 404:
+        return False
+    _json(response)  # any other answer than a pact is an error
+    return True

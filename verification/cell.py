@@ -2,8 +2,8 @@
 
 The provider runs in a background thread of this process on a port the OS picks, with its
 provider-state endpoint on, guarded by a per-run secret that only the verifier knows. The
-real pact-python verifier fetches the pacts from the broker, drives the states over HTTP,
-and (from the publishing cell only) publishes the results back.
+real pact-python verifier fetches the pacts from the broker and drives the states over HTTP.
+No cell publishes its results: the matrix publishes one verdict when every cell has run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pact import Verifier
 import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import StateStore
-from verification import broker_api, broker_relay, pact_cli, watchdog
+from verification import broker_api, broker_relay, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
@@ -44,7 +44,7 @@ logging.getLogger("pact.ffi").setLevel(logging.WARNING)
 
 
 class CellFailure(RuntimeError):
-    """The cell failed as a whole: nothing to verify, nothing verified, results not published."""
+    """The cell failed as a whole: nothing to verify, nothing verified, a fault while verifying."""
 
 
 @dataclass(frozen=True)
@@ -62,31 +62,22 @@ def run(
 ) -> CellResult:
     """Verify `cell` against the pacts `endpoint` selects; a failure is reported, not raised.
 
-    The provider serves `store`, a fresh in-memory store unless one is given.
+    The provider serves `store`, a fresh in-memory store unless one is given. Nothing is
+    published: the matrix's one verdict is (`verification.verdict`), after every cell ran.
     """
     started = time.perf_counter()
-    publishing = settings.publish_results and cell.name == settings.publishing_cell
     pacts: list[PactRef] = []
     results: dict[str, Any] = {}
     report = ""
     error: str | None = None
-    deployable: bool | None = None
-    can_i_deploy = ""
     with capture_logs() as provider_log:
         try:
             pacts = _select_pacts(endpoint, settings)
-            results, report, problem = _verify(
-                cell, settings, endpoint, store, publishing=publishing
-            )
+            results, report, problem = _verify(cell, settings, endpoint, store)
             if problem is not None:
                 raise CellFailure(problem)
-            if publishing:
-                _confirm_published(endpoint, settings, pacts)
-                deployable, can_i_deploy = pact_cli.can_i_deploy(
-                    endpoint, PROVIDER, settings.provider_version
-                )
             _check_something_was_verified(results, pacts)
-        except (BrokerError, CellFailure, pact_cli.PactCliError) as failure:
+        except (BrokerError, CellFailure) as failure:
             error = str(failure)
     interactions = tuple(_outcome(item) for item in results.get("interactionResults", []))
     success = error is None and results.get("result") is True
@@ -99,14 +90,12 @@ def run(
         provider=PROVIDER,
         provider_version=settings.provider_version,
         provider_branch=settings.provider_branch,
-        broker="embedded" if settings.broker is None else endpoint.url,
+        broker="embedded" if settings.embedded else endpoint.url,
         success=success,
         seconds=round(time.perf_counter() - started, 3),
         interactions=interactions,
         pacts=tuple(pacts),
-        published=publishing and error is None,
-        deployable=deployable,
-        can_i_deploy=can_i_deploy,
+        run=settings.run,
         error=error,
         report=report,
     )
@@ -151,8 +140,6 @@ def _verify(
     settings: Settings,
     endpoint: BrokerEndpoint,
     store: StateStore | None,
-    *,
-    publishing: bool,
 ) -> tuple[dict[str, Any], str, str | None]:
     """The verifier's results and report, and what went wrong with the provider or the broker
     while it ran (or None). The verifier reaches the broker through a relay that makes a
@@ -176,10 +163,6 @@ def _verify(
             .set_request_timeout(settings.request_timeout_ms)
             .set_coloured_output(enabled=False)
         )
-        if publishing:
-            verifier.set_publish_options(
-                version=settings.provider_version, branch=settings.provider_branch
-            )
         if endpoint.token:
             builder = verifier.broker_source(
                 broker.url, token=endpoint.token, selector=True, use_env=False
@@ -236,17 +219,6 @@ def _one_ca_certificate(*urls: str) -> Iterator[None]:
                     os.environ[name] = value
 
 
-def _confirm_published(endpoint: BrokerEndpoint, settings: Settings, pacts: list[PactRef]) -> None:
-    # pact-python only prints a failed publication; ask the broker instead of trusting it.
-    verified = broker_api.verified_consumers(endpoint, PROVIDER, settings.provider_version)
-    missing = {pact.consumer for pact in pacts} - verified
-    if missing:
-        raise CellFailure(
-            f"verification results were not published for {sorted(missing)}: the broker has "
-            f"no result from {PROVIDER} {settings.provider_version} (see the verifier's output)"
-        )
-
-
 def _check_something_was_verified(results: dict[str, Any], pacts: list[PactRef]) -> None:
     interactions = results.get("interactionResults", [])
     if not interactions:
@@ -270,6 +242,7 @@ def _outcome(item: dict[str, Any]) -> InteractionOutcome:
         pending=bool(item.get("pending", False)),
         mismatches=_mismatches(item.get("mismatch")),
         duration_ms=int(duration.group(1)) if duration else None,
+        interaction_id=str(item["interactionId"]) if item.get("interactionId") else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Mapping
@@ -22,16 +23,37 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 
 def commit(cwd: Path) -> str | None:
-    """The commit checked out in `cwd`, with `+dirty` when the work tree has uncommitted changes.
+    """The commit checked out in `cwd`, with `+dirty.<digest of the change>` when the work tree
+    differs from it.
 
-    A dirty tree is not the commit: publishing its pacts or results under the bare
-    commit would attach untested content to a version that never contained it.
+    A dirty tree is not the commit: publishing its pacts or results under the bare commit
+    would attach untested content to a version that never contained it. The digest names the
+    change itself (tracked edits and untracked files), so every edit is a version of its own:
+    its pacts never conflict with those of an earlier edit (a 409), and undoing an edit
+    comes back to the version it had.
     """
     sha = _git("rev-parse", "HEAD", cwd=cwd)
     if sha is None:
         return None
-    dirty = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
-    return f"{sha}+dirty" if dirty else sha
+    change = _change_digest(cwd)
+    return f"{sha}+dirty.{change}" if change else sha
+
+
+def _change_digest(cwd: Path) -> str | None:
+    """A short digest of how the work tree differs from HEAD, or None when it does not."""
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--binary"], cwd=cwd, capture_output=True, check=False, timeout=30
+    ).stdout
+    untracked = _git("ls-files", "--others", "--exclude-standard", "-z", cwd=cwd) or ""
+    if not diff and not untracked:
+        return None
+    digest = hashlib.sha256(diff)
+    for name in sorted(filter(None, untracked.split("\0"))):
+        path = cwd / name
+        digest.update(name.encode() + b"\0")
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def branch(cwd: Path, environ: Mapping[str, str] = os.environ) -> str | None:

@@ -112,7 +112,7 @@ def _suite_properties(result: CellResult) -> dict[str, str]:
         "provider_version": result.provider_version,
         "provider_branch": result.provider_branch or "",
         "broker": result.broker,
-        "published": str(result.published).lower(),
+        "run": result.run or "",
     }
     properties |= {f"pact.{n}": pact.url for n, pact in enumerate(result.pacts, start=1)}
     return properties

@@ -36,15 +36,16 @@ def broker(
 ) -> tuple[int, str]:
     """Run `pact broker <args>` against `endpoint`: its exit code (one of `allowed_exits`,
     else PactCliError) and its output."""
-    credentials: list[str] = []
-    if endpoint.token:
-        credentials = ["--broker-token", endpoint.token]
-    elif endpoint.username:
-        credentials = ["--broker-username", endpoint.username]
-        credentials += ["--broker-password", endpoint.password or ""]
-    # The CLI also reads PACT_BROKER_* from the environment; pass only what was chosen here.
+    # The broker and its credentials go in the environment the CLI reads, never in its
+    # arguments, which any user of the machine can read (`ps`). Only what was chosen here.
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_")}
-    command = [binary(), "broker", *args, "--broker-base-url", endpoint.url, *credentials]
+    environ["PACT_BROKER_BASE_URL"] = endpoint.url
+    if endpoint.token:
+        environ["PACT_BROKER_TOKEN"] = endpoint.token
+    elif endpoint.username:
+        environ["PACT_BROKER_USERNAME"] = endpoint.username
+        environ["PACT_BROKER_PASSWORD"] = endpoint.password or ""
+    command = [binary(), "broker", *args]
     try:
         completed = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, env=environ, check=False

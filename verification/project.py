@@ -25,5 +25,7 @@ def cell_name(python: str, framework: str) -> str:
     return f"verify-{'.'.join(python.split('.')[:2])}({framework})"
 
 
-# One cell publishes verification results, so that no cell's result can mask another's.
-PUBLISHING_CELL = cell_name(PYTHONS[-1], FRAMEWORKS[0])
+# Every cell of the matrix, in matrix order: the verdict for a provider version needs them all.
+ALL_CELLS: tuple[str, ...] = tuple(
+    cell_name(python, framework) for python in PYTHONS for framework in FRAMEWORKS
+)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from verification.project import PROJECT_ROOT
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class InteractionOutcome:
     # an error that stopped the interaction (a failed state change, a refused connection).
     mismatches: tuple[str, ...] = ()
     duration_ms: int | None = None
+    # The broker's `_id` of the interaction: which pact it belongs to, for the verdict.
+    interaction_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str, tuple[str, ...]]:
@@ -53,6 +55,8 @@ class PactRef:
     url: str
     pending: bool = False
     wip: bool = False
+    # The broker's `_id` of every interaction in the pact: what a cell must have verified.
+    interaction_ids: tuple[str, ...] = ()
 
     @property
     def content(self) -> str:
@@ -78,10 +82,12 @@ class CellResult:
     seconds: float
     interactions: tuple[InteractionOutcome, ...] = ()
     pacts: tuple[PactRef, ...] = ()
-    published: bool = False
-    # The publishing cell asks the broker `pact broker can-i-deploy` for this provider version.
-    deployable: bool | None = None
-    can_i_deploy: str = ""
+    # The `nox` run (or CI workflow run) the cell was part of: the verdict counts only the
+    # cells of one run, never a leftover result of an earlier one.
+    run: str | None = None
+    # Set when the verifier was told to check only some interactions (PACT_DESCRIPTION ...):
+    # such a cell verified part of the pacts, and no verdict may be drawn from it.
+    filtered: bool = False
     # Why the cell failed when no interaction says so (no pacts, broker down, ...).
     error: str | None = None
     report: str = ""
@@ -109,7 +115,10 @@ class CellResult:
             )
             for item in data["interactions"]
         )
-        data["pacts"] = tuple(PactRef(**item) for item in data["pacts"])
+        data["pacts"] = tuple(
+            PactRef(**{**item, "interaction_ids": tuple(item["interaction_ids"])})
+            for item in data["pacts"]
+        )
         return cls(**data)
 
     def write(self, directory: Path) -> Path:

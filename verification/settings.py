@@ -17,10 +17,15 @@ from typing import Any
 
 from verification import gitinfo
 from verification.broker_api import BrokerEndpoint
-from verification.project import PROJECT_ROOT, PUBLISHING_CELL
+from verification.project import PROJECT_ROOT
 from verification.results import results_dir
 
 PROVIDER = "UserProvider"
+# Set by `nox -s verify` for the broker it started (noxfile.py): the broker is named by
+# PACT_BROKER_BASE_URL like any other, and this says it is the project's embedded one.
+EMBEDDED_VARIABLE = "PACT_MATRIX_EMBEDDED_BROKER"
+# The run the cells belong to: set by the nox process for its cells, by CI for its jobs.
+RUN_VARIABLE = "PACT_MATRIX_RUN"
 
 # The selectors the Pact docs recommend for a provider build: what the consumers' main
 # branches expect, what is live in any environment, and the consumer branch with the
@@ -46,8 +51,12 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    # The broker named by PACT_BROKER_BASE_URL, or None for the embedded broker.
+    # The broker named by PACT_BROKER_BASE_URL, or None when there is none: the verification
+    # test then starts an embedded broker of its own.
     broker: BrokerEndpoint | None
+    # The broker is the project's own embedded one (`nox -s verify` started it, or there is
+    # none): this checkout's pacts are published to it, and pending and WIP are off.
+    embedded: bool
     provider_version: str
     provider_branch: str | None
     consumer_version: str
@@ -56,7 +65,10 @@ class Settings:
     include_pending: bool
     include_wip_since: date | None
     publish_results: bool
-    publishing_cell: str
+    # CI's page for this build, sent with the verdict (`buildUrl`).
+    build_url: str | None
+    # The nox or CI run the cells belong to (PACT_MATRIX_RUN): one verdict per run.
+    run: str | None
     request_timeout_ms: int
     state_secret: str | None = field(repr=False)
     results_dir: Path
@@ -65,6 +77,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         broker = _broker(environ)
+        embedded = broker is None or _flag(environ, EMBEDDED_VARIABLE, default=False)
         commit = gitinfo.commit(PROJECT_ROOT)
         branch = gitinfo.branch(PROJECT_ROOT, environ)
         provider_version = environ.get("PACT_PROVIDER_VERSION") or commit
@@ -72,30 +85,42 @@ class Settings:
             raise SettingsError("not a git checkout: set PACT_PROVIDER_VERSION")
         return cls(
             broker=broker,
+            embedded=embedded,
             provider_version=provider_version,
             provider_branch=environ.get("PACT_PROVIDER_BRANCH") or branch,
             consumer_version=environ.get("PACT_CONSUMER_VERSION") or commit or provider_version,
             consumer_branch=environ.get("PACT_CONSUMER_BRANCH") or branch,
             selectors=_selectors(environ.get("PACT_CONSUMER_VERSION_SELECTORS")),
-            # Pending and work-in-progress pacts are verified without failing the build. A
-            # fresh embedded broker has never recorded a verification, so there every pact
-            # would be pending and no failure could fail the cell: both are for real brokers.
-            include_pending=_flag(environ, "PACT_INCLUDE_PENDING", default=broker is not None),
+            # Pending and work-in-progress pacts are verified without failing the build: they
+            # protect a provider's build from expectations a consumer published on its own.
+            # The embedded broker holds this checkout's own pacts, published by this checkout,
+            # so a provider that breaks them must fail at once (README: "Pending and WIP").
+            include_pending=_flag(environ, "PACT_INCLUDE_PENDING", default=not embedded),
             include_wip_since=_wip_since(
                 environ.get("PACT_INCLUDE_WIP_PACTS_SINCE"),
-                default=None if broker is None else DEFAULT_WIP_SINCE,
+                default=None if embedded else DEFAULT_WIP_SINCE,
             ),
-            # The embedded broker lives for one cell, so publishing there loses nothing and
-            # lets can-i-deploy be asked; a shared broker gets results only when asked to.
-            publish_results=_flag(
-                environ, "PACT_PUBLISH_VERIFICATION_RESULTS", default=broker is None
-            ),
-            publishing_cell=environ.get("PACT_PUBLISHING_CELL") or PUBLISHING_CELL,
+            # The embedded broker is this checkout's own: the verdict goes there by default;
+            # a shared broker hears a verdict only when asked to.
+            publish_results=_flag(environ, "PACT_PUBLISH_VERIFICATION_RESULTS", default=embedded),
+            build_url=_build_url(environ),
+            run=environ.get(RUN_VARIABLE) or None,
             request_timeout_ms=_positive_int(environ, "PACT_REQUEST_TIMEOUT_MS", 5000),
             state_secret=environ.get("PACT_STATE_SECRET") or None,
             results_dir=results_dir(environ),
             pact_dir=Path(environ.get("PACT_DIR") or PROJECT_ROOT / "pacts"),
         )
+
+
+def _build_url(environ: Mapping[str, str]) -> str | None:
+    """PACT_BUILD_URL, else the GitHub Actions run's page when running there."""
+    if environ.get("PACT_BUILD_URL"):
+        return environ["PACT_BUILD_URL"]
+    github = [environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY")]
+    run_id = environ.get("GITHUB_RUN_ID")
+    if all(github) and run_id:
+        return f"{github[0]}/{github[1]}/actions/runs/{run_id}"
+    return None
 
 
 def _broker(environ: Mapping[str, str]) -> BrokerEndpoint | None:

@@ -20,7 +20,4 @@ def test_provider_honours_the_consumer_pacts(
     assert result.error is None, f"{result.error}\n\n{result.report}"
     assert result.verified > 0, f"verified zero interactions\n\n{result.report}"
     assert result.success, f"{len(result.failed)} interaction(s) failed\n\n{result.report}"
-    if result.published and settings.broker is None:
-        # Every interaction passed and nothing else is in the embedded broker: it must agree.
-        assert result.deployable, f"can-i-deploy disagrees:\n{result.can_i_deploy}"
     print(f"{result.cell}: {result.verified} interactions verified in {result.seconds:.1f} s")
