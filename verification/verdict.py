@@ -221,7 +221,8 @@ def publish(endpoint: BrokerEndpoint, verdict: Verdict, *, build_url: str | None
     Returns the URLs of the results the broker created; any refusal raises VerdictError.
     """
     created: list[str] = []
-    headers = {"Content-Type": "application/json", "Accept": "application/hal+json"}
+    # As the Rust verifier sends them; the client's Accept is HAL, then JSON, as the verifier's.
+    headers = {"Content-Type": "application/json", "Accept-Charset": "utf-8"}
     try:
         with endpoint.client() as client:
             if verdict.provider_branch:
