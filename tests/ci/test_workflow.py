@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
@@ -138,9 +139,12 @@ def test_the_matrix_step_lists_exactly_the_verify_sessions_of_nox(tmp_path: Path
         check=True,
         timeout=120,
     )
-    name, _, value = output.read_text("utf-8").strip().partition("=")
+    first, *rest = output.read_text("utf-8").strip().splitlines()
+    name, _, value = first.partition("=")
     assert name == "matrix"
     matrix = json.loads(value)["include"]
+    # The Pythons, one a line, for the real-broker job's setup-python.
+    assert rest == ["pythons<<END_OF_PYTHONS", *PYTHONS, "END_OF_PYTHONS"]
 
     listed = run_tool("nox", "--list", "--json", "--tags", "verify")
     assert listed.returncode == 0, listed.stderr
@@ -163,14 +167,65 @@ def test_each_cell_job_runs_its_own_session_on_its_own_python() -> None:
     assert 'nox --session "$CELL" --report "results/nox/$CELL.json"' in verify["run"]
 
 
-def test_cells_use_the_broker_secrets_and_publish_from_the_publishing_cell_only() -> None:
+WRITE_SECRETS = [
+    f"${{{{ secrets.PACT_BROKER_{name} }}}}" for name in ("USERNAME", "PASSWORD", "TOKEN")
+]
+HEAD_COMMIT = "${{ github.event.pull_request.head.sha || github.sha }}"
+
+
+def test_cells_read_the_broker_and_publish_nothing() -> None:
     verify = next(s for s in steps("verify") if s.get("name") == "Verify")
-    for name in ("BASE_URL", "USERNAME", "PASSWORD", "TOKEN"):
-        assert verify["env"][f"PACT_BROKER_{name}"] == f"${{{{ secrets.PACT_BROKER_{name} }}}}"
-    # Publishing is asked of every cell; verification/cell.py lets only this one do it.
-    assert verify["env"]["PACT_PUBLISH_VERIFICATION_RESULTS"] == "true"
-    assert verify["env"]["PACT_PUBLISHING_CELL"] == "${{ vars.PACT_PUBLISHING_CELL }}"
+    assert verify["env"]["PACT_BROKER_BASE_URL"] == "${{ secrets.PACT_BROKER_BASE_URL }}"
+    for name in ("USERNAME", "PASSWORD", "TOKEN"):
+        assert verify["env"][f"PACT_BROKER_{name}"] == f"${{{{ secrets.PACT_BROKER_READ_{name} }}}}"
+    assert "PACT_PUBLISH_VERIFICATION_RESULTS" not in verify["env"]
     assert workflow()["env"]["CI"] == "true"
+
+
+def test_only_the_verdict_step_has_the_brokers_write_credentials() -> None:
+    holders = [
+        (job_name, step.get("name"))
+        for job_name, job in workflow()["jobs"].items()
+        for step in job["steps"]
+        if any(secret in json.dumps(step) for secret in WRITE_SECRETS)
+    ]
+    assert holders == [("report", "Publish the verdict")]
+    verdict = next(s for s in steps("report") if s.get("name") == "Publish the verdict")
+    assert verdict["run"] == "nox --session verdict"
+    assert verdict["env"]["PACT_PUBLISH_VERIFICATION_RESULTS"] == "true"
+    assert not any(secret in json.dumps(workflow()["env"]) for secret in WRITE_SECRETS)
+
+
+def test_the_jobs_share_one_run_and_name_the_pull_requests_head_commit_and_branch() -> None:
+    env = workflow()["env"]
+    assert env["PACT_MATRIX_RUN"] == "${{ github.run_id }}-${{ github.run_attempt }}"
+    for role in ("PROVIDER", "CONSUMER"):
+        assert env[f"PACT_{role}_VERSION"] == HEAD_COMMIT
+        assert env[f"PACT_{role}_BRANCH"] == "${{ github.head_ref || github.ref_name }}"
+    for name in ("verify", "report", "real-broker"):
+        checkout = next(s for s in steps(name) if "actions/checkout@" in s.get("uses", ""))
+        assert checkout["with"]["ref"] == HEAD_COMMIT, name
+
+
+def test_the_real_broker_job_runs_the_whole_matrix_against_the_real_image() -> None:
+    job = workflow()["jobs"]["real-broker"]
+    (service,) = job["services"].values()
+    assert service["image"].startswith("pactfoundation/pact-broker:")
+    assert service["env"]["PACT_BROKER_DATABASE_URL"].startswith("sqlite:")
+    assert job["env"]["PACT_BROKER_BASE_URL"] == "http://localhost:9292"
+    assert job["env"]["PACT_PUBLISH_VERIFICATION_RESULTS"] == "true"
+    setup = next(s for s in job["steps"] if "actions/setup-python@" in s.get("uses", ""))
+    assert setup["with"]["python-version"] == "${{ needs.cells.outputs.pythons }}"
+    # The commands tests/reliability/test_real_broker_path.py runs against the embedded broker.
+    assert real_broker_commands() == [
+        "nox --session pacts", "nox --session publish", "nox --session verify",
+    ]  # fmt: skip
+
+
+def real_broker_commands() -> list[str]:
+    """The real-broker job's commands after nox is installed: what the reliability test runs."""
+    runs = [step["run"] for step in steps("real-broker") if "run" in step]
+    return [run for run in runs if run.startswith("nox ")]
 
 
 def test_the_final_job_reports_every_cell_even_when_cells_failed() -> None:
@@ -179,6 +234,7 @@ def test_the_final_job_reports_every_cell_even_when_cells_failed() -> None:
     assert job["if"] == "${{ !cancelled() }}"
     runs = [step.get("run", "") for step in job["steps"]]
     assert "nox --session report" in runs
+    assert runs.index("nox --session verdict") < runs.index("nox --session report")
     assert any('>> "$GITHUB_STEP_SUMMARY"' in run for run in runs)
     download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"] == {"pattern": "cell-*", "path": "results", "merge-multiple": True}
@@ -194,7 +250,8 @@ def test_each_cell_uploads_its_results_junit_and_nox_report() -> None:
     assert upload["with"]["path"] == "results/"
 
 
-def test_the_report_session_the_final_job_runs_exists() -> None:
-    listed = run_tool("nox", "--list", "--json", "--session", "report")
+@pytest.mark.parametrize("session", ["report", "verdict", "pacts", "publish"])
+def test_the_sessions_the_workflow_runs_exist(session: str) -> None:
+    listed = run_tool("nox", "--list", "--json", "--session", session)
     assert listed.returncode == 0, listed.stderr
-    assert [s["session"] for s in json.loads(listed.stdout)] == ["report"]
+    assert [s["session"] for s in json.loads(listed.stdout)] == [session]
