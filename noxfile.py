@@ -299,7 +299,8 @@ def verdict(session: nox.Session) -> None:
 
     A provider version is verified only if every cell passed; a cell with no result (did not
     run, crashed, no interpreter) fails it by name. `nox -s verify` runs it after the whole
-    matrix; CI's final job runs it on the cells' downloaded results.
+    matrix; CI's final job runs it on the cells' downloaded results. It takes no arguments:
+    those after `--` are the cells'.
     """
     install(session, "verify")
     env = {}
@@ -307,7 +308,7 @@ def verdict(session: nox.Session) -> None:
         env = _embedded_broker(session)
     session.run(
         "python", "-m", "verification", "verdict", str(RESULTS_DIR), f"--summary={_VERDICT}",
-        *session.posargs, env=env,
+        env=env,
     )  # fmt: skip
 
 

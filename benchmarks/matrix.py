@@ -35,7 +35,10 @@ ENVIRONMENT = {
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 # The bench session's own settings, which must not leak into the cells' sessions.
-LEFT_OUT = ("VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_SUMMARY_DIR")
+LEFT_OUT = (
+    "VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN_DIR",
+    "PACT_MATRIX_RUN",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
     verification_test = {
         cell: _test_seconds(junit_dir / f"{cell}.xml", "verification") for cell in verification
     }
-    passed = completed.returncode == 0 and len(verification) == len(sessions)
+    cells = [name for name in sessions if name.startswith("verify-")]
+    passed = completed.returncode == 0 and len(verification) == len(cells) and "verdict" in sessions
     if not passed:
         sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
     return MatrixRun(wall, sessions, verification, consumer, verification_test, passed)

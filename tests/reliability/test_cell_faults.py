@@ -191,7 +191,7 @@ def test_a_pact_for_a_misspelt_provider_fails_the_cell_and_names_it(
     ("failing", "spared"),
     [
         ("POST .*/for-verification", 1),  # the verifier's own query, after the cell's
-        ("GET .*/pact-version/", 0),  # the pact itself
+        ("GET .*/pact-version/", 1),  # the pact itself, after the cell read its interactions
         ("down", 2),  # gone once the cell has looked (GET /, POST for-verification)
     ],
 )
