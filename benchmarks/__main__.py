@@ -344,6 +344,12 @@ class Bench:
                     rows.append(_matrix_row(label, backend, jobs, cold, warm))
                     if tree.name == "current" and backend == "uv" and jobs == 1:
                         warm_after = warm
+        if warm_after is not None:
+            rows += [
+                "",
+                f"The verdict (judge the cells, publish, ask can-i-deploy) in the warm "
+                f"run of this tree: {warm_after.verdict:.2f} s of its {warm_after.wall:.1f} s.",
+            ]
         self.sections.append("### 4. The `nox -s verify` matrix\n\n" + "\n".join(rows))
         if warm_after is not None:
             self.target(

@@ -45,6 +45,7 @@ LEFT_OUT = (
 class MatrixRun:
     wall: float  # the whole nox run
     sessions: dict[str, float]  # each cell's nox session, as nox timed it
+    verdict: float  # the verdict session: judging, publishing, asking can-i-deploy
     verification: dict[str, float]  # each cell's `verification.cell.run`, as the cell timed it
     consumer_tests: dict[str, float]  # each cell's consumer tests, which write its pacts
     # Each cell's verification test: starting the broker and publishing to it, then the cell.
@@ -133,11 +134,11 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
     verification_test = {
         cell: _test_seconds(junit_dir / f"{cell}.xml", "verification") for cell in verification
     }
-    cells = [name for name in sessions if name.startswith("verify-")]
-    passed = completed.returncode == 0 and len(verification) == len(cells) and "verdict" in sessions
+    verdict = sessions.pop("verdict", float("nan"))
+    passed = completed.returncode == 0 and len(verification) == len(sessions) and verdict >= 0
     if not passed:
         sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
-    return MatrixRun(wall, sessions, verification, consumer, verification_test, passed)
+    return MatrixRun(wall, sessions, verdict, verification, consumer, verification_test, passed)
 
 
 def _test_seconds(junit: Path, folder: str) -> float:

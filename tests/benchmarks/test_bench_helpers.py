@@ -97,6 +97,7 @@ def test_the_share_outside_verification_is_of_the_whole_wall_time() -> None:
     run = MatrixRun(
         wall=10.0,
         sessions={"a": 5.0, "b": 5.0},
+        verdict=0.5,
         verification={"a": 1.0, "b": 1.5},
         consumer_tests={},
         verification_test={},
