@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def serve_in_thread(server: uvicorn.Server) -> threading.Thread:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
@@ -44,7 +44,7 @@ def test_create_app_served_by_uvicorn_in_a_thread(tmp_path: Path) -> None:
         assert client.get("/").status_code == 401
         assert client.get("/", auth=("u", "p")).status_code == 200
     server.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=60)
     assert not thread.is_alive()
     # Shutdown closed the connections and folded the WAL back into the database file.
     assert (

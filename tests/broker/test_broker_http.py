@@ -488,7 +488,7 @@ def test_restart_keeps_everything_and_signals_exit_cleanly(tmp_path: Path) -> No
             == 200
         )
     first.process.send_signal(signal.SIGINT)
-    assert first.process.wait(timeout=20) == 0
+    assert first.process.wait(timeout=60) == 0
 
     second = start_broker(database)
     with httpx.Client(base_url=second.url) as client:

@@ -108,18 +108,23 @@ def test_not_an_app_is_refused() -> None:
 
 
 def test_a_hanging_wsgi_request_does_not_hold_up_the_stop() -> None:
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def hanging(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ["PATH_INFO"] == "/hang":
-            release.wait(30)
+            started.set()
+            release.wait(60)
         start_response("200 OK", [])
         return [b""]
 
     try:
-        with serve(hanging, shutdown_timeout=2) as server:
-            threading.Thread(target=lambda: httpx.get(server.url, timeout=30), daemon=True).start()
-            time.sleep(0.2)  # let the request arrive and hang
+        with serve(hanging) as server:
+            threading.Thread(
+                target=lambda: httpx.get(f"{server.url}/hang", timeout=60), daemon=True
+            ).start()
+            assert started.wait(30)  # the request hangs now
+        # Reaching here means the stop came back within its bound (5 s) instead of raising
+        # TimeoutError: it did not wait for the request, which hangs for a minute.
     finally:
         release.set()
 
@@ -129,16 +134,17 @@ def test_a_hanging_asgi_request_is_cancelled_within_the_bound() -> None:
 
     async def hang(request: Request) -> JSONResponse:
         started.set()
-        await asyncio.sleep(30)
+        await asyncio.sleep(60)
         return JSONResponse({})
 
     app = Starlette(routes=[Route("/hang", hang)])
-    with serve(app, shutdown_timeout=1) as server:
+    with serve(app) as server:
         threading.Thread(
-            target=lambda: httpx.get(f"{server.url}/hang", timeout=30), daemon=True
+            target=lambda: httpx.get(f"{server.url}/hang", timeout=60), daemon=True
         ).start()
-        assert started.wait(5)
-    # Reaching here means the stop came back within its bound instead of raising TimeoutError.
+        assert started.wait(30)
+    # Reaching here means the stop came back within its bound (5 s) instead of raising
+    # TimeoutError: the request, which would take a minute, was cancelled.
 
 
 def test_the_asgi_lifespan_shuts_down_when_the_server_stops() -> None:
@@ -161,12 +167,12 @@ def test_abort_refuses_connections_even_while_a_request_blocks_the_event_loop() 
 
     async def block(request: Request) -> JSONResponse:
         started.set()
-        release.wait(30)  # a sync call in an async endpoint: the whole event loop waits
+        release.wait(60)  # a sync call in an async endpoint: the whole event loop waits
         return JSONResponse({})
 
     def blocked_client(url: str) -> None:
         try:
-            outcome.append(httpx.get(f"{url}/block", timeout=30).status_code)
+            outcome.append(httpx.get(f"{url}/block", timeout=60).status_code)
         except httpx.HTTPError as error:
             outcome.append(error)
 
@@ -174,11 +180,11 @@ def test_abort_refuses_connections_even_while_a_request_blocks_the_event_loop() 
         with serve(Starlette(routes=[Route("/block", block)])) as server:
             client = threading.Thread(target=blocked_client, args=(server.url,))
             client.start()
-            assert started.wait(5)
+            assert started.wait(30)
             server.abort()
             with pytest.raises(httpx.ConnectError):
-                httpx.get(server.url, timeout=5)
-            client.join(5)  # the request in flight fails now, not after its 30 s
+                httpx.get(server.url, timeout=30)
+            client.join(30)  # the request in flight fails now, not after its 60 s
             assert len(outcome) == 1
             assert isinstance(outcome[0], httpx.HTTPError), outcome
             assert server.failure() is None  # stopped on purpose: not a failure
@@ -201,8 +207,8 @@ def test_a_server_that_dies_says_why_and_stops_without_error() -> None:
 
     with serve(Starlette(routes=[Route("/die", kill_the_loop)])) as server:
         assert server.failure() is None
-        httpx.get(f"{server.url}/die", timeout=5)
-        deadline = time.monotonic() + 5
+        httpx.get(f"{server.url}/die", timeout=30)
+        deadline = time.monotonic() + 30
         while server.failure() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
@@ -223,7 +229,7 @@ def test_a_server_whose_loop_died_says_so_and_refuses_while_its_thread_cleans_up
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            cleaned_up.wait(10)  # holds the server's thread in the dead loop's clean-up
+            cleaned_up.wait(60)  # holds the server's thread in the dead loop's clean-up
             raise
         return JSONResponse({})
 
@@ -231,14 +237,14 @@ def test_a_server_whose_loop_died_says_so_and_refuses_while_its_thread_cleans_up
         try:
             with socket.create_connection((server.host, server.port)) as client:
                 client.sendall(b"GET /die HTTP/1.1\r\nHost: test\r\n\r\n")
-                assert died.wait(5)
-                # Well within the 10 s that the clean-up is held for.
-                deadline = time.monotonic() + 5
+                assert died.wait(30)
+                # Well within the minute that the clean-up is held for.
+                deadline = time.monotonic() + 30
                 while server.failure() is None and time.monotonic() < deadline:
                     time.sleep(0.01)
                 assert server.failure() == f"asgi server on {server.url} died: SystemExit()"
                 # Refused, rather than taken by the dying loop and never answered.
                 with pytest.raises(httpx.ConnectError):
-                    httpx.get(server.url, timeout=2)
+                    httpx.get(server.url, timeout=10)
         finally:
             cleaned_up.set()

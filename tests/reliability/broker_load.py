@@ -7,6 +7,7 @@ check afterwards that nothing acknowledged was lost or stored twice.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
@@ -44,6 +45,8 @@ class Load:
     url: str
     publishers: int = 32
     verifiers: int = 4
+    # How many versions each publisher publishes; None: until stopped, or the broker dies.
+    versions: int | None = VERSIONS_PER_PUBLISHER
     published: list[Publication] = field(default_factory=list)
     verified: list[Verification] = field(default_factory=list)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -77,7 +80,8 @@ class Load:
     def _publish(self, number: int, stop: threading.Event) -> None:
         consumer = CONSUMERS[number % len(CONSUMERS)]
         with httpx.Client(base_url=self.url, timeout=30) as client:
-            for index in range(VERSIONS_PER_PUBLISHER):
+            indices = itertools.count() if self.versions is None else range(self.versions)
+            for index in indices:
                 if stop.is_set():
                     return
                 publication = Publication(consumer, f"{number}.{index}", f"/p{number}/v{index}")

@@ -9,6 +9,7 @@ run at once from two clones of this repository, and `nox -s verify` is interrupt
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -17,12 +18,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
+from providers import api
 from tests.reliability.conftest import note, running_command
 from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS
 from verification.settings import Settings
@@ -100,49 +106,180 @@ CELL = f"verify-{PYTHONS[-1]}({FRAMEWORKS[0]})"
 
 
 @pytest.fixture(scope="module")
-def installed_cell(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """A clone whose cell has its virtualenv, and how long the cell then takes end to end."""
+def installed_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone whose cell has its virtualenv, so that `nox -R` runs it at once."""
     checkout = clone_of_this_checkout(tmp_path_factory.mktemp("clone") / "checkout")
-    assert run_nox(checkout, "-s", CELL).wait(timeout=600) == 0  # creates the virtualenv
-    started = time.perf_counter()
-    assert run_nox(checkout, "-R", "-s", CELL).wait(timeout=600) == 0
-    return checkout, time.perf_counter() - started
+    installing = run_nox(checkout, "-s", CELL)  # creates the virtualenv
+    output = installing.communicate(timeout=600)[0]
+    assert installing.returncode == 0, output[-5000:]
+    return checkout
+
+
+class NoxRun:
+    """`nox -R -s CELL` running, and what it has printed so far (a line need not be finished:
+    pytest prints a test file's name before its tests run)."""
+
+    def __init__(self, checkout: Path) -> None:
+        self.process = run_nox(checkout, "-R", "-s", CELL)
+        self._printed: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.not_the_provider: set[int] = set()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := os.read(descriptor, 65536):
+            self._printed.append(decoder.decode(chunk))
+
+    def output(self) -> str:
+        return "".join(self._printed)
+
+    def tree(self) -> list[psutil.Process]:
+        nox = psutil.Process(self.process.pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return [nox, *nox.children(recursive=True)]
+        return [nox]
+
+    def pytest(self) -> psutil.Process | None:
+        """The cell's pytest process, while it runs."""
+        for process in self.tree():
+            command = running_command(process)
+            if command is not None and "/bin/pytest " in command:
+                return process
+        return None
+
+    def wait(self) -> str:
+        self.process.wait(timeout=120)
+        self._reader.join(timeout=60)
+        return self.output()
+
+
+# Each moment of a cell at which Ctrl-C is tried: a look at the running cell that says whether
+# the cell is at that moment now and, if so, how to tell that it still is while it is held.
+Moment = Callable[[NoxRun], Callable[[], bool] | None]
+
+
+def pytest_starts(run: NoxRun) -> Callable[[], bool] | None:
+    pytest = run.pytest()
+    if pytest is None:
+        return None
+    return lambda: running_command(pytest) is not None
+
+
+def the_tests_run(run: NoxRun) -> Callable[[], bool] | None:
+    if "collected " not in run.output():
+        return None
+    return pytest_starts(run)
+
+
+def the_provider_answers(run: NoxRun) -> Callable[[], bool] | None:
+    """The provider listens in the cell's pytest process and answers as the user API does.
+
+    Only the verification's ports are asked, from when pytest names its test file (after the
+    consumer tests): a request to a consumer test's mock server would fail that test.
+    """
+    pytest = run.pytest()
+    printed_by_pytest = run.output().partition("collected ")[2]
+    if pytest is None or "test_verify_providers.py" not in printed_by_pytest:
+        return None
+    for port in _listening_ports([pytest]) - run.not_the_provider:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/users/{'9' * 30}", timeout=30)
+        except httpx.HTTPError:
+            continue  # not answering yet, or no longer: ask again
+        if answer.status_code == 404 and answer.content == NO_SUCH_USER:
+            return lambda: port in _listening_ports([pytest])
+        run.not_the_provider.add(port)  # the broker, or the relay to it
+    return None
+
+
+NO_SUCH_USER = api.error(404, api.USER_NOT_FOUND).body
+MOMENTS: dict[str, Moment] = {
+    "the cell's pytest starts": pytest_starts,
+    "the cell's tests run": the_tests_run,
+    "the provider answers": the_provider_answers,
+}
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The cell's processes and listening ports when SIGINT reached them."""
+
+    tree: list[psutil.Process]
+    ports: set[int]
+
+
+def ctrl_c_at(moment: Moment, run: NoxRun) -> Interrupted | None:
+    """Wait for `moment`, hold the cell there (SIGSTOP), make sure that it still is there, and
+    send SIGINT to nox's process group as Ctrl-C in a terminal does; then let the cell go on.
+
+    None if the cell went past the moment (or ended) before it could be held.
+    """
+    while (still_there := moment(run)) is None:
+        if run.process.poll() is not None:
+            return None
+        time.sleep(0.002)
+    group = run.process.pid
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        tree = run.tree()
+        while any(_is_running(process) for process in tree):  # stopping takes a moment
+            time.sleep(0.001)
+        if not still_there():
+            return None
+        interrupted = Interrupted(tree, _listening_ports(tree))
+        os.killpg(group, signal.SIGINT)  # taken as soon as the group goes on
+        return interrupted
+    finally:
+        os.killpg(group, signal.SIGCONT)
 
 
 @full_only
-@pytest.mark.parametrize("moment", [0.1, 0.3, 0.5, 0.7])
-def test_ctrl_c_during_nox_verify_leaves_nothing_running(
-    moment: float, installed_cell: tuple[Path, float]
-) -> None:
-    """SIGINT to nox's process group, as Ctrl-C in a terminal, at moments spread over a cell
-    (a fraction of the time it takes: starting nox and pytest, the consumer tests, publishing
-    to the embedded broker, the verification)."""
-    checkout, duration = installed_cell
-    cell = CELL
-    process = run_nox(checkout, "-R", "-s", cell)
-    delay = moment * duration
-    time.sleep(delay)
-    tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    ports = _listening_ports(tree)
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_cell: Path) -> None:
+    """Ctrl-C during `nox -s verify-...` at each moment of a cell, each one seen before the
+    interrupt is sent: pytest starting, the cell's tests running, the provider answering."""
+    for attempt in range(1, 4):  # a cell can pass a moment between the look and the hold
+        run = NoxRun(installed_cell)
+        try:
+            interrupted = ctrl_c_at(MOMENTS[moment], run)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.process.pid, signal.SIGKILL)
+            raise
+        if interrupted is not None:
+            break
+        run.wait()
+        note("concurrency", f"Ctrl-C when {moment}: the cell went past it (attempt {attempt})")
+    else:
+        pytest.fail(f"the cell went past the moment '{moment}' before it was held, 3 times")
     started = time.perf_counter()
-    os.killpg(process.pid, signal.SIGINT)
-    output = process.communicate(timeout=60)[0]
+    output = run.wait()
     seconds = time.perf_counter() - started
     note(
         "concurrency",
-        f"Ctrl-C {delay:.1f} s into `nox -s {cell}` (a {duration:.1f} s run): exit "
-        f"{process.returncode} after {seconds:.2f} s, listening then: {sorted(ports)}",
+        f"Ctrl-C when {moment} (`nox -s {CELL}`): exit {run.process.returncode} after "
+        f"{seconds:.2f} s, listening then: {sorted(interrupted.ports)}",
     )
-    # 130 is nox's exit code for an interrupted session; an interrupt that lands while nox
-    # is still starting (a cold bytecode cache makes that longer) ends it by the signal.
-    assert process.returncode in (130, -signal.SIGINT), output
+    assert run.process.returncode == 130, output  # nox's exit code for an interrupted session
+    # Not nox terminating a cell that ignored the interrupt for its interrupt_timeout (15 s).
     assert seconds < 15, output
-    time.sleep(0.5)  # let the last of them be reaped
-    still_running = [p for p in tree if running_command(p) is not None]
+    # Every process of the cell ends with nox, or soon after (an orphan that took the SIGINT).
+    _, alive = psutil.wait_procs(interrupted.tree, timeout=10)
+    still_running = [p for p in alive if running_command(p) is not None]
     assert not still_running, output
-    for port in ports:
+    for port in interrupted.ports:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+
+
+def _is_running(process: psutil.Process) -> bool:
+    try:
+        return process.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 # The tree changes while it is looked at (uv, git and pytest start and end): a process that
