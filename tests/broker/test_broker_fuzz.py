@@ -65,6 +65,8 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=10,
 )
+# Pact-shaped bodies, so that the interactions and messages of a pact get any JSON often.
+PACTS = st.fixed_dictionaries({}, optional={"interactions": JSON_VALUES, "messages": JSON_VALUES})
 PUT_PACT = ("PUT", "/pacts/provider/{a}/consumer/{b}/version/{c}")
 ENDPOINTS = [
     ("POST", "/contracts/publish"),
@@ -102,7 +104,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 )
 @given(
     endpoint=st.sampled_from(ENDPOINTS),
-    body=JSON_VALUES,
+    body=JSON_VALUES | PACTS,
     segments=st.lists(TEXT.filter(bool), min_size=3, max_size=3),
 )
 # Found by this fuzz (issue 15): a pact whose interactions are a number was a 500 (TypeError).
