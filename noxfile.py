@@ -486,7 +486,8 @@ def report(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["checks"], default=False)
 def reliability(session: nox.Session) -> None:
     """tests/reliability at full strength: the broker under 10x the load, 10x the fuzzing, two
-    whole `nox -s verify` matrices at once from two clones, and Ctrl-C during `nox -s verify`.
+    whole `nox -s verify` matrices at once from two clones, and Ctrl-C during `nox -s verify`;
+    and the suite's broker fuzz randomized (the suite runs it derandomized) with 4x the examples.
 
     The test suite runs the same tests lighter and skips the two last ones. It needs this
     checkout's changes committed: the clones are of HEAD.
@@ -495,6 +496,7 @@ def reliability(session: nox.Session) -> None:
     session.run(
         "pytest",
         "tests/reliability",
+        "tests/broker/test_broker_fuzz.py",
         *session.posargs,
         env={
             "RELIABILITY_FULL": "1",

@@ -6,8 +6,20 @@ import hashlib
 import json
 from typing import Any
 
+from broker.errors import ValidationError
+
 # The keys of a pact document that hold interactions (V4 and V3 HTTP) or messages (V3 message).
 INTERACTION_KEYS = ("interactions", "messages")
+
+_JSON_TYPES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _canonical(value: Any) -> bytes:
@@ -31,6 +43,33 @@ def specification_version(document: dict[str, Any]) -> str | None:
             return str(section["version"])
     version = metadata.get("pactSpecificationVersion")
     return version if isinstance(version, str) else None
+
+
+def check_interactions(document: dict[str, Any], field: str = "") -> None:
+    """`ValidationError` unless the document's interactions and messages are lists of objects.
+
+    Either may be absent, but one that is present must be a list of JSON objects: no verifier can
+    read anything else, and the content sha and the `_id`s are computed from those objects. The
+    errors name the fields, each prefixed with `field`.
+    """
+    errors: dict[str, list[str]] = {}
+    for key in INTERACTION_KEYS:
+        if key not in document:
+            continue
+        items = document[key]
+        if not isinstance(items, list):
+            errors[f"{field}{key}"] = [f"must be a list of JSON objects, not {_json_type(items)}"]
+            continue
+        wrong = [index for index, item in enumerate(items) if not isinstance(item, dict)]
+        if wrong:
+            message = f"must be a JSON object, not {_json_type(items[wrong[0]])}"
+            errors[f"{field}{key}[{wrong[0]}]"] = [message]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES[type(value)]
 
 
 def content_sha(document: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Path, Request
 from broker import pacts, repository, strict_json
 from broker import representations as rep
 from broker import selectors as selector_module
+from broker.content import check_interactions
 from broker.deps import DatabaseDep, UrlsDep
 from broker.errors import NotFound, ValidationError, invalid
 from broker.for_verification import pacts_for_verification
@@ -36,6 +37,7 @@ def _decode_contract(index: int, content: str, content_type: str) -> dict[str, A
         ) from None
     if not isinstance(document, dict):
         raise invalid(f"{field}.content", "must be a JSON object (a pact)")
+    check_interactions(document, f"{field}.content.")
     return document
 
 
@@ -165,6 +167,7 @@ def publish_pact(
     if not version.strip():
         raise invalid("version", "can't be blank")
     _check_parties(document, consumer, provider, "pact")
+    check_interactions(document)
     with database.write() as connection:
         consumer_row = repository.ensure_pacticipant(connection, consumer)
         version_row, _ = repository.ensure_version(connection, consumer_row["id"], version)

@@ -194,6 +194,77 @@ def test_invalid_publish_requests_are_400_with_errors(
     assert field in errors, errors
 
 
+def send_pact(
+    client: httpx.Client, route: str, document: dict[str, Any], version: str
+) -> httpx.Response:
+    """Publish one pact by `route`: the CLIs' publish, or the old PUT."""
+    if route == "publish":
+        return publish(client, document, version)
+    consumer, provider = document["consumer"]["name"], document["provider"]["name"]
+    return client.put(
+        f"/pacts/provider/{provider}/consumer/{consumer}/version/{version}", json=document
+    )
+
+
+PACT_ROUTES = ["publish", "put"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        # A 500 before issue 15 (TypeError while computing the content sha).
+        ("interactions", 1.5, "interactions"),
+        ("interactions", 7, "interactions"),
+        ("interactions", True, "interactions"),
+        ("messages", 7, "messages"),
+        # Stored before issue 15: no verifier could read the provider's pacts any more.
+        ("interactions", False, "interactions"),
+        ("interactions", None, "interactions"),
+        ("interactions", "GET /a", "interactions"),
+        ("interactions", {"description": "a request"}, "interactions"),
+        ("interactions", [1], "interactions[0]"),
+        ("interactions", [{"description": "a request"}, "GET /a"], "interactions[1]"),
+        ("messages", [["an event"]], "messages[0]"),
+    ],
+)
+@pytest.mark.parametrize("route", PACT_ROUTES)
+def test_a_pact_whose_interactions_are_not_objects_is_400_and_not_stored(
+    client: httpx.Client, route: str, key: str, value: Any, field: str
+) -> None:
+    consumer, provider = unique_name("c-"), unique_name("p-")
+    document = {**pact_document(consumer, provider, ["/a"]), key: value}
+    response = send_pact(client, route, document, "1")
+    errors = assert_json(response)["errors"]
+    assert response.status_code == 400
+    prefix = "contracts[0].content." if route == "publish" else ""
+    assert list(errors) == [prefix + field], errors
+    stored = client.get(f"/pacts/provider/{provider}/consumer/{consumer}/version/1")
+    assert stored.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"interactions": []},
+        {"messages": [{"description": "an event", "contents": {"id": 1}}]},
+        {"messages": []},
+    ],
+    ids=["no interactions", "a message pact", "no messages"],
+)
+@pytest.mark.parametrize("route", PACT_ROUTES)
+def test_empty_lists_and_message_pacts_are_pacts(
+    client: httpx.Client, route: str, content: dict[str, Any]
+) -> None:
+    consumer, provider = unique_name("c-"), unique_name("p-")
+    document = {"consumer": {"name": consumer}, "provider": {"name": provider}, **content}
+    response = send_pact(client, route, document, "1")
+    assert response.status_code in (200, 201), response.text
+    stored = assert_json(client.get(f"/pacts/provider/{provider}/consumer/{consumer}/version/1"))
+    ((key, items),) = content.items()
+    assert [item["description"] for item in stored[key]] == [i["description"] for i in items]
+    assert all("_id" in item for item in stored[key])
+
+
 def test_malformed_json_is_400(client: httpx.Client) -> None:
     response = client.post(
         "/contracts/publish", content=b"{not json", headers={"content-type": "application/json"}
