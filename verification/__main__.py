@@ -142,6 +142,16 @@ def render_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_dir_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "results_dir",
+        nargs="?",
+        type=Path,
+        default=results_dir(),
+        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verification", description=__doc__)
     commands = parser.add_subparsers(required=True)
@@ -157,13 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdict",
         help="judge every cell's result together and publish one verdict per pact",
     )
-    verdict_command.add_argument(
-        "results_dir",
-        nargs="?",
-        type=Path,
-        default=results_dir(),
-        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
-    )
+    _results_dir_argument(verdict_command)
     verdict_command.add_argument(
         "--summary", type=Path, metavar="FILE", help="also write the verdict here, as JSON"
     )
@@ -173,13 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "compare",
         help="fail (exit 1) when cells that verified the same pacts disagree on an interaction",
     )
-    compare_command.add_argument(
-        "results_dir",
-        nargs="?",
-        type=Path,
-        default=results_dir(),
-        help="the cells' result files (default: PACT_RESULTS_DIR or results/)",
-    )
+    _results_dir_argument(compare_command)
     compare_command.set_defaults(run=compare_cells)
 
     report_command = commands.add_parser(

@@ -174,3 +174,18 @@ def test_results_of_two_provider_versions_give_no_verdict() -> None:
 def test_no_result_of_the_run_gives_no_verdict() -> None:
     with pytest.raises(VerdictError, match="no cell results of run other"):
         judge(matrix(), ALL_CELLS, run="other")
+
+
+def test_a_single_failing_cell_fails_the_verdict() -> None:
+    lone = ALL_CELLS[-1]
+    results = [
+        dataclasses.replace(result, interactions=(outcome("i1"), outcome("i2", success=False)))
+        if result.cell == lone
+        else result
+        for result in matrix()
+    ]
+
+    verdict = judge(results, ALL_CELLS, run=RUN)
+
+    assert not verdict.success
+    assert verdict.pacts[0].passed == ALL_CELLS[:-1]
