@@ -1,12 +1,9 @@
-"""Every rule of the user API, written once for all framework adapters.
+"""The rules of the user API, framework-free: what a user looks like, what a valid new user is,
+the error wording, and the guard of the provider-state endpoint.
 
-The adapters (`providers/flask.py`, `providers/fastapi.py`) route requests here and turn the
-`ApiResponse` they get back into their framework's response; nothing else. Ids, validation,
-error bodies, JSON, the size limit, 404/405/OPTIONS answers and the provider-state endpoint's
-guard all live in this module, so the two frameworks cannot drift apart. See README.md beside
-this file for the choices made where Flask and FastAPI differ by default.
-
-No web framework is imported here.
+The rules raise the domain errors below; the adapters (`providers/<framework>.py`) map them to
+HTTP answers with their framework's own exception handlers. The models are pydantic, which is no
+web framework: FastAPI validates with them natively and Flask calls them.
 """
 
 from __future__ import annotations
@@ -15,29 +12,35 @@ import hmac
 import ipaddress
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import Annotated, Any, Final
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from states import (
-    MAX_USER_ID,
     PROVIDER_STATES,
+    InjectedValues,
     NewUser,
     StateChangeError,
     StateFunctionFailed,
     StateHandler,
     StateStore,
+    UserRepository,
 )
 from states.registry import quote
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
-    from states import User, UserRepository
-
 logger = logging.getLogger(__name__)
 
-# Paths, in the `{name}` template syntax (the Flask adapter converts it to `<name>`).
 USERS_PATH: Final = "/users/"
 USER_PATH: Final = "/users/{user_id}"
 # Mounted only when an app factory is asked for it (`provider_states=True`).
@@ -45,22 +48,17 @@ STATE_PATH: Final = "/_pact/provider_states"
 # The header that carries the shared secret, when the state endpoint has one. The verifier sends
 # it with `Verifier.add_custom_header(STATE_SECRET_HEADER, secret)`.
 STATE_SECRET_HEADER: Final = "X-Pact-State-Secret"
-
-# Request bodies above this are refused with 413 before they are parsed.
 MAX_BODY_BYTES: Final = 64 * 1024
 JSON_CONTENT_TYPE: Final = "application/json"
 
-# The fields a create request may hold; `name` is the one that is required.
-CREATE_FIELDS: Final = ("name", "email", "ip_address", "hobbies", "admin")
-
-# Error details for answers that come from routing rather than from an operation. Spelled out,
-# not taken from http.HTTPStatus: its 413 phrase changed in Python 3.13.
-ROUTE_NOT_FOUND: Final = "Not Found"
 USER_NOT_FOUND: Final = "User not found"
-_STATUS_DETAILS: Final = {
-    400: "Bad Request",
-    403: "Forbidden",
-    404: ROUTE_NOT_FOUND,
+BAD_USER_ID: Final = "User id must be a positive integer"
+NOT_JSON: Final = "Request body is not valid JSON"
+NOT_AN_OBJECT: Final = "Request body must be a JSON object"
+# The details of the errors a framework raises itself (routing, the size limit), spelled out:
+# each framework words them its own way, and http.HTTPStatus(413).phrase changed in Python 3.13.
+STATUS_DETAILS: Final = {
+    404: "Not Found",
     405: "Method Not Allowed",
     413: f"Request body is larger than {MAX_BODY_BYTES} bytes",
     415: f"Content-Type must be {JSON_CONTENT_TYPE}",
@@ -68,202 +66,164 @@ _STATUS_DETAILS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ApiResponse:
-    """What to answer, independent of any framework."""
-
-    status: int
-    body: bytes = b""
-    # Includes Content-Type exactly when there is a body.
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def content_type(self) -> str | None:
-        return next((value for name, value in self.headers if name == "Content-Type"), None)
+def allow_header(methods: Iterable[str]) -> str:
+    """`Allow` for a path: every method routed for it, and OPTIONS, in one order."""
+    return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
-def json_response(
-    status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()
-) -> ApiResponse:
-    """Compact UTF-8 JSON, rendered here so both frameworks send the same bytes."""
-    body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return ApiResponse(status, body.encode(), (("Content-Type", JSON_CONTENT_TYPE), *headers))
+class ErrorOut(BaseModel):
+    """Every error's body."""
+
+    detail: str
 
 
-def error(status: int, detail: str, headers: tuple[tuple[str, str], ...] = ()) -> ApiResponse:
-    return json_response(status, {"detail": detail}, headers)
+class InvalidInput(ValueError):
+    """A malformed request (400); the message says what is wrong."""
 
 
-def http_error(status: int) -> ApiResponse:
-    """The answer for an HTTP error a framework raised on its own (routing, size limit)."""
-    return error(status, _STATUS_DETAILS.get(status, "Request failed"))
+class UserNotFound(LookupError):
+    """No user has that id (404)."""
+
+    def __init__(self) -> None:
+        super().__init__(USER_NOT_FOUND)
 
 
-def route_not_found() -> ApiResponse:
-    return http_error(404)
-
-
-def too_large() -> ApiResponse:
-    return http_error(413)
-
-
-def internal_error() -> ApiResponse:
-    """The answer for an exception no rule expected: never a stack trace."""
-    return http_error(500)
-
-
-def method_not_allowed(method: str, allowed: Iterable[str]) -> ApiResponse:
-    """The answer for a method the path does not route: 405, or 204 for OPTIONS.
-
-    `allowed` is what the framework routed for the path; HEAD comes with GET and OPTIONS with
-    every path, whatever the framework's defaults.
-    """
-    methods = {name.upper() for name in allowed} | {"OPTIONS"}
-    if "GET" in methods:
-        methods.add("HEAD")
-    allow = (("Allow", ", ".join(sorted(methods))),)
-    # Methods are case-sensitive (RFC 9110, 9.1): `options` is not OPTIONS.
-    if method == "OPTIONS":
-        return ApiResponse(204, headers=allow)
-    return error(405, _STATUS_DETAILS[405], allow)
-
-
-def declared_too_large(content_length: str | None) -> bool:
-    """Whether a request announces a body over the limit, so it can be refused unread."""
-    return (
-        content_length is not None
-        and content_length.isdigit()
-        and (int(content_length) > MAX_BODY_BYTES)
-    )
+class StateChangeRefused(PermissionError):
+    """A client that may not change provider states (403)."""
 
 
 # -- Users ------------------------------------------------------------------------------------
 
 
-def user_json(user: User) -> dict[str, object]:
-    return {
-        "id": user.id,
-        "name": user.name,
-        # ISO 8601 with its UTC offset, to the second: one fixed format for every response.
-        "created_on": user.created_on.isoformat(timespec="seconds"),
-        "email": user.email,
-        "ip_address": user.ip_address,
-        "hobbies": list(user.hobbies),
-        "admin": user.admin,
-    }
+def _digits(value: object) -> object:
+    # Only ASCII digits: pydantic would also read "+5", " 5", "1_0" and "1.0" as numbers.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError("user_id", BAD_USER_ID)
+    return value
 
 
-def get_user(store: UserRepository, raw_id: str) -> ApiResponse:
-    user_id = _user_id(raw_id)
-    if isinstance(user_id, ApiResponse):
-        return user_id
-    user = store.get(user_id)
-    if user is None:
-        return error(404, USER_NOT_FOUND)
-    return json_response(200, user_json(user))
-
-
-def delete_user(store: UserRepository, raw_id: str) -> ApiResponse:
-    user_id = _user_id(raw_id)
-    if isinstance(user_id, ApiResponse):
-        return user_id
-    if not store.delete(user_id):
-        return error(404, USER_NOT_FOUND)
-    return ApiResponse(204)
-
-
-def create_user(store: UserRepository, *, content_type: str | None, body: bytes) -> ApiResponse:
-    """Create a user from a JSON object body; the size limit is checked before anything else."""
-    if len(body) > MAX_BODY_BYTES:
-        return too_large()
-    if not _is_json(content_type):
-        return http_error(415)
-    try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        return error(400, "Request body is not valid JSON")
-    if not isinstance(document, dict):
-        return error(400, "Request body must be a JSON object")
-    new_user = _new_user(document)
-    if isinstance(new_user, ApiResponse):
-        return new_user
-    return json_response(200, user_json(store.add(new_user)))
-
-
-def _user_id(raw: str) -> int | ApiResponse:
-    """The id in a path: ASCII digits for a number from 1 up; a number past the last possible
-    id is well-formed but names no user."""
-    digits = raw.lstrip("0")
-    if not (raw.isascii() and raw.isdigit()) or not digits:
-        return error(400, "User id must be a positive integer")
-    if len(digits) > len(str(MAX_USER_ID)) or int(digits) > MAX_USER_ID:
-        return error(404, USER_NOT_FOUND)
-    return int(digits)
-
-
-def _is_json(content_type: str | None) -> bool:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type == JSON_CONTENT_TYPE
-
-
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _new_user(document: Mapping[str, object]) -> NewUser | ApiResponse:
-    unknown = sorted(set(document) - set(CREATE_FIELDS))
-    if unknown:
-        allowed = ", ".join(sorted(CREATE_FIELDS))
-        return error(400, f"Unknown field {quote(unknown[0])}; allowed fields: {allowed}")
-    if "name" not in document:
-        return error(400, 'Field "name" is required')
-    name = document["name"]
-    if not isinstance(name, str) or not name.strip():
-        return error(400, 'Field "name" must be a non-empty string')
-    email = document.get("email")
-    if email is not None and not isinstance(email, str):
-        return error(400, 'Field "email" must be a string or null')
-    ip_address = document.get("ip_address")
-    if ip_address is not None and not isinstance(ip_address, str):
-        return error(400, 'Field "ip_address" must be a string or null')
-    hobbies = document.get("hobbies", [])
-    if not isinstance(hobbies, list) or not all(isinstance(hobby, str) for hobby in hobbies):
-        return error(400, 'Field "hobbies" must be a list of strings')
-    admin = document.get("admin", False)
-    if not isinstance(admin, bool):
-        return error(400, 'Field "admin" must be true or false')
-    texts = [("name", name), ("email", email or ""), ("ip_address", ip_address or "")]
-    for field, text in [*texts, *(("hobbies", hobby) for hobby in hobbies)]:
-        if not _is_unicode(text):
-            # JSON can escape lone surrogates; no client could read them back.
-            return error(400, f'Field "{field}" must be valid Unicode text')
-    return NewUser(
-        name=name,
-        created_on=datetime.now(UTC).replace(microsecond=0),
-        email=email,
-        ip_address=ip_address,
-        hobbies=tuple(hobbies),
-        admin=admin,
-    )
-
-
-def _is_unicode(text: str) -> bool:
+def _unicode(text: str) -> str:
+    # JSON can escape lone surrogates; no client could read them back.
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return False
-    return True
+        raise PydanticCustomError("unicode", "must be valid Unicode text") from None
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return text
+
+
+# A path id: decimal digits (leading zeros allowed) for a number from 1 up. Past the last id a
+# store holds it is well-formed, and names no user.
+UserId = Annotated[int, BeforeValidator(_digits), Field(gt=0)]
+Text = Annotated[str, AfterValidator(_unicode)]
+# ISO 8601 with its UTC offset, to the second (pydantic would write `Z` and microseconds).
+Timestamp = Annotated[
+    datetime, PlainSerializer(lambda when: when.isoformat(timespec="seconds"), return_type=str)
+]
+
+
+class UserIn(BaseModel):
+    """A create request: only these fields, each of exactly its JSON type."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Annotated[Text, AfterValidator(_not_blank)]
+    email: Text | None = None
+    ip_address: Text | None = None
+    hobbies: list[Text] = []
+    admin: bool = False
+
+    def to_new_user(self) -> NewUser:
+        return NewUser(
+            created_on=datetime.now(UTC).replace(microsecond=0),
+            **self.model_dump(exclude={"hobbies"}),
+            hobbies=tuple(self.hobbies),
+        )
+
+
+class UserOut(BaseModel):
+    """A stored user, as every answer shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_on: Timestamp
+    email: str | None
+    ip_address: str | None
+    hobbies: list[str]
+    admin: bool
+
+
+# What a field must be, in the words of its error detail.
+_FIELD_RULES: Final = {
+    "name": "must be a non-empty string",
+    "email": "must be a string or null",
+    "ip_address": "must be a string or null",
+    "hobbies": "must be a list of strings",
+    "admin": "must be true or false",
+}
+
+
+def invalid_body(errors: Iterable[Mapping[str, Any]]) -> InvalidInput:
+    """The one error to report for a body that did not validate as `UserIn`, from pydantic's
+    error list (`loc` starts at the body): an unknown field first, then the first field."""
+    errors = list(errors)
+    unknown = sorted(str(error["loc"][0]) for error in errors if error["type"] == "extra_forbidden")
+    if unknown:
+        allowed = ", ".join(sorted(_FIELD_RULES))
+        return InvalidInput(f"Unknown field {quote(unknown[0])}; allowed fields: {allowed}")
+    first = errors[0]
+    if not first["loc"]:
+        # Nothing to parse (an empty body), or not an object.
+        return InvalidInput(
+            NOT_JSON if first["type"] in {"json_invalid", "missing"} else NOT_AN_OBJECT
+        )
+    field = str(first["loc"][0])
+    if first["type"] == "missing":
+        return InvalidInput(f'Field "{field}" is required')
+    rule = first["msg"] if first["type"] == "unicode" else _FIELD_RULES[field]
+    return InvalidInput(f'Field "{field}" {rule}')
+
+
+def new_user(document: object) -> NewUser:
+    """The user a parsed JSON body asks to create (Flask's way in; FastAPI validates `UserIn`)."""
+    try:
+        return UserIn.model_validate(document).to_new_user()
+    except ValidationError as invalid:
+        raise invalid_body(invalid.errors()) from None
+
+
+def get_user(store: UserRepository, user_id: int) -> UserOut:
+    user = store.get(user_id)
+    if user is None:
+        raise UserNotFound
+    return UserOut.model_validate(user)
+
+
+def create_user(store: UserRepository, new: NewUser) -> UserOut:
+    return UserOut.model_validate(store.add(new))
+
+
+def delete_user(store: UserRepository, user_id: int) -> None:
+    if not store.delete(user_id):
+        raise UserNotFound
 
 
 # -- The provider-state endpoint --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class ProviderStateEndpoint:
-    """`POST STATE_PATH`: who may change provider states, and how a change is answered."""
+    """`POST STATE_PATH`: who may change provider states, and how a change is applied."""
 
-    handler: StateHandler
-    secret: str | None = None
+    def __init__(self, store: StateStore, secret: str | None) -> None:
+        self.handler = StateHandler(store, PROVIDER_STATES)
+        self.secret = secret
 
     @classmethod
     def create(
@@ -278,43 +238,37 @@ class ProviderStateEndpoint:
             raise TypeError(f"provider states need a StateStore (put, reset...), not {store!r}")
         if secret == "":
             raise ValueError("state_secret must not be empty: pass None for no secret")
-        return cls(StateHandler(store, PROVIDER_STATES), secret)
+        return cls(store, secret)
 
-    def refuse(
-        self, *, client_host: str | None, presented_secret: str | None
-    ) -> ApiResponse | None:
-        """403 unless the request comes from loopback and carries the secret (if one is set).
-
-        Checked before the body is read: a refused request changes nothing.
-        """
+    def check_client(self, *, client_host: str | None, presented_secret: str | None) -> None:
+        """Refuse (StateChangeRefused) unless the request comes from loopback and carries the
+        secret, if one is set. Checked before the body is read: a refused request changes
+        nothing."""
         if not is_loopback(client_host):
-            return error(403, "Provider states can only be changed from a loopback address")
+            raise StateChangeRefused("Provider states can only be changed from a loopback address")
         if self.secret is not None and not (
             presented_secret is not None
             and hmac.compare_digest(presented_secret.encode(), self.secret.encode())
         ):
-            return error(403, f"Provider states need the right {STATE_SECRET_HEADER} header")
-        return None
+            raise StateChangeRefused(f"Provider states need the right {STATE_SECRET_HEADER} header")
 
-    def change(self, *, body: bytes, query: Iterable[tuple[str, str]]) -> ApiResponse:
-        """Apply one state change as the verifier sends it. Never a 5xx: the verifier would
+    def change(self, *, body: bytes, query: Iterable[tuple[str, str]]) -> InjectedValues:
+        """Apply one state change as the verifier sends it; StateChangeError (400) or its
+        subclass StateFunctionFailed (409) when it cannot. Never a 5xx: the verifier would
         retry a 5xx for about two minutes."""
-        if len(body) > MAX_BODY_BYTES:
-            return too_large()
         try:
             injected = self.handler.handle(body=body, query=query)
-        except StateFunctionFailed as failed:
+            json.dumps(injected, allow_nan=False)  # the answer's body: it must be JSON
+        except StateChangeError as refused:
             # The verifier reports only "a state change handler has failed": the log (which a
             # failed cell shows) is where the state and its error are named.
-            logger.warning("provider state change failed (409): %s", failed)
-            return error(409, str(failed))
-        except StateChangeError as refused:
-            logger.warning("provider state change refused (400): %s", refused)
-            return error(400, str(refused))
-        try:
-            return json_response(200, injected)
+            logger.warning("provider state change refused: %s", refused)
+            raise
         except (TypeError, ValueError):
-            return error(409, "The state's setup returned values that are not JSON")
+            raise StateFunctionFailed(
+                "The state's setup returned values that are not JSON"
+            ) from None
+        return injected
 
 
 def is_loopback(host: str | None) -> bool:

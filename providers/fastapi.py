@@ -1,38 +1,67 @@
-"""The user API on FastAPI: routing and (de)serialisation only; the rules are in `providers.api`.
+"""The user API on FastAPI, as its "Bigger Applications" tutorial lays one out: routers, the
+store as a dependency from the lifespan, pydantic models in and out, domain errors mapped by
+exception handlers. The rules are in `providers.api`.
 
-The store reaches the endpoints by dependency injection, from the app's lifespan state. The
-production app, `providers.fastapi:app` (what `uvicorn providers.fastapi:app` serves), never
-has the provider-state endpoint.
+The production app, `providers.fastapi:app` (what `uvicorn providers.fastapi:app` serves), has
+the OpenAPI document and `/docs`; it never has the provider-state endpoint, and no app shows
+that endpoint in its schema.
 
-No `from __future__ import annotations` here: FastAPI reads these annotations at run time, and
-a `Request` annotation it cannot resolve silently becomes a query parameter (a 422 on every
-call).
+No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 """
 
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from providers import api
-from states import InMemoryUserRepository, UserRepository
+from states import InMemoryUserRepository, StateChangeError, StateFunctionFailed, UserRepository
 
-logger = logging.getLogger(__name__)
+# The routes FastAPI adds on its own, the one intended difference between the frameworks: the
+# crosscheck compares every other path.
+DOCUMENTATION_PATHS: Final = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 
 
-class _LifespanState(TypedDict):
-    store: UserRepository
-    state_endpoint: api.ProviderStateEndpoint | None
+class LimitedBodyRequest(Request):
+    """A request whose body is refused (413) past `api.MAX_BODY_BYTES`.
+
+    Not `FastAPI(max_body_size=...)`: over a declared Content-Length it answers Starlette's
+    plain-text 413, even to a GET that never reads its body.
+    """
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_limited_body"):
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > api.MAX_BODY_BYTES:
+                raise HTTPException(413)
+            body = b""
+            async for chunk in self.stream():
+                body += chunk
+                if len(body) > api.MAX_BODY_BYTES:
+                    raise HTTPException(413)
+            self._limited_body = body
+        return self._limited_body
+
+
+class LimitedBodyRoute(APIRoute):
+    """FastAPI's documented way to give the endpoints a custom `Request` class."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def limited_body_handler(request: Request) -> Response:
+            return await handler(LimitedBodyRequest(request.scope, request.receive))
+
+        return limited_body_handler
 
 
 async def get_store(request: Request) -> UserRepository:
-    # async: a plain `def` dependency would be run on a worker thread for nothing.
     store: UserRepository = request.state.store
     return store
 
@@ -42,8 +71,62 @@ async def get_state_endpoint(request: Request) -> api.ProviderStateEndpoint:
     return endpoint
 
 
+async def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON, as Flask's `request.get_json()` answers (FastAPI
+    would hand the body to validation as bytes)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != api.JSON_CONTENT_TYPE and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise HTTPException(415)
+
+
 Store = Annotated[UserRepository, Depends(get_store)]
 StateEndpoint = Annotated[api.ProviderStateEndpoint, Depends(get_state_endpoint)]
+ERROR: Final[dict[str, Any]] = {"model": api.ErrorOut}
+
+router = APIRouter(
+    route_class=LimitedBodyRoute,
+    tags=["users"],
+    # Every 4xx answer has a `detail`; none is FastAPI's 422.
+    responses={"4XX": {**ERROR, "description": "The request is malformed or not allowed"}},
+)
+
+
+@router.get(api.USER_PATH, responses={400: ERROR, 404: ERROR})
+# HEAD answers like GET (RFC 9110), left out of the schema like every framework's HEAD.
+@router.head(api.USER_PATH, include_in_schema=False)
+async def read_user(user_id: api.UserId, store: Store) -> api.UserOut:
+    return api.get_user(store, user_id)
+
+
+@router.delete(
+    api.USER_PATH, status_code=204, response_class=Response, responses={400: ERROR, 404: ERROR}
+)
+async def delete_user(user_id: api.UserId, store: Store) -> None:
+    api.delete_user(store, user_id)
+
+
+@router.post(
+    api.USERS_PATH,
+    dependencies=[Depends(require_json)],
+    responses={400: ERROR, 413: ERROR, 415: ERROR},
+)
+async def create_user(user: api.UserIn, store: Store) -> api.UserOut:
+    return api.create_user(store, user.to_new_user())
+
+
+states_router = APIRouter(route_class=LimitedBodyRoute, include_in_schema=False)
+
+
+@states_router.post(api.STATE_PATH)
+async def change_provider_state(request: Request, endpoint: StateEndpoint) -> Any:
+    endpoint.check_client(
+        client_host=request.client.host if request.client else None,
+        presented_secret=request.headers.get(api.STATE_SECRET_HEADER),
+    )
+    body = await request.body()
+    return endpoint.change(body=body, query=request.query_params.multi_items())
 
 
 def create_app(
@@ -54,110 +137,78 @@ def create_app(
 ) -> FastAPI:
     """The user API over `store` (a new empty one by default); with `provider_states=True`
     also `POST /_pact/provider_states`, for loopback clients that present `state_secret`."""
-    user_store = store if store is not None else InMemoryUserRepository()
+    store = store if store is not None else InMemoryUserRepository()
     state_endpoint = api.ProviderStateEndpoint.create(
-        user_store, enabled=provider_states, secret=state_secret
+        store, enabled=provider_states, secret=state_secret
     )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[_LifespanState]:
-        yield {"store": user_store, "state_endpoint": state_endpoint}
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        yield {"store": store, "state_endpoint": state_endpoint}
 
-    app = FastAPI(
-        lifespan=lifespan,
-        # No docs or schema routes and no slash redirects: both frameworks expose exactly the
-        # API's paths, each answered the same way.
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
-    )
-    # The route table, in one place. Routes sit on the app itself (not an included APIRouter),
-    # so `app.routes` lists them all.
-    app.add_api_route(api.USER_PATH, read_user, methods=["GET", "HEAD"])
-    app.add_api_route(api.USER_PATH, delete_user, methods=["DELETE"])
-    app.add_api_route(api.USERS_PATH, create_user, methods=["POST"])
+    # No slash redirects: paths are exact, as on Flask.
+    app = FastAPI(title="Users", version="1", lifespan=lifespan, redirect_slashes=False)
+    app.include_router(router)
     if state_endpoint is not None:
-        app.add_api_route(api.STATE_PATH, change_provider_state, methods=["POST"])
+        app.include_router(states_router)
+    for error, status in _DOMAIN_ERRORS.items():
+        app.add_exception_handler(error, _domain_error(status))
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
 
 
-async def read_user(user_id: str, store: Store) -> Response:
-    return _respond(api.get_user(store, user_id))
+_DOMAIN_ERRORS: Final = {
+    api.InvalidInput: 400,
+    api.StateChangeRefused: 403,
+    api.UserNotFound: 404,
+    StateChangeError: 400,
+    StateFunctionFailed: 409,
+}
 
 
-async def delete_user(user_id: str, store: Store) -> Response:
-    return _respond(api.delete_user(store, user_id))
+def _domain_error(status: int) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
+    async def handler(request: Request, error: Exception) -> Response:
+        return JSONResponse({"detail": str(error)}, status)
 
-
-async def create_user(request: Request, store: Store) -> Response:
-    body = await _read_body(request)
-    if body is None:
-        return _respond(api.too_large())
-    content_type = request.headers.get("content-type")
-    return _respond(api.create_user(store, content_type=content_type, body=body))
-
-
-async def change_provider_state(request: Request, endpoint: StateEndpoint) -> Response:
-    refusal = endpoint.refuse(
-        client_host=request.client.host if request.client else None,
-        presented_secret=request.headers.get(api.STATE_SECRET_HEADER),
-    )
-    if refusal is not None:
-        return _respond(refusal)
-    body = await _read_body(request)
-    if body is None:
-        return _respond(api.too_large())
-    return _respond(endpoint.change(body=body, query=request.query_params.multi_items()))
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is over the limit."""
-    if api.declared_too_large(request.headers.get("content-length")):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > api.MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return handler
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
-    status = error.status_code if isinstance(error, HTTPException) else 500
-    if status == 405:
-        return _respond(api.method_not_allowed(request.method, _routed_methods(request)))
-    return _respond(api.http_error(status))
+    assert isinstance(error, HTTPException)
+    if error.status_code == 405:
+        # Starlette's Allow names only the methods of the first route that matched the path.
+        allow = api.allow_header(
+            method
+            for route in [*router.routes, *states_router.routes]
+            if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE
+            for method in route.methods
+        )
+        if request.method == "OPTIONS":  # OPTIONS says what the path allows, as on Flask
+            return Response(status_code=204, headers={"Allow": allow})
+        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
+    # FastAPI's own 400 is a body it could not parse (not UTF-8, nested too deep).
+    detail = (
+        api.NOT_JSON
+        if error.status_code == 400
+        else api.STATUS_DETAILS.get(error.status_code, str(error.detail))
+    )
+    return JSONResponse({"detail": detail}, error.status_code)
 
 
-def _routed_methods(request: Request) -> set[str]:
-    """Every method routed for the request's path. Starlette's own 405 names only the methods
-    of the first route that matched the path."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
-    return methods
-
-
-async def _validation_error(request: Request, error: Exception) -> Response:
-    # Endpoints take the raw path text and body, so FastAPI has nothing to validate; should it
-    # ever, the answer is the API's 400, not FastAPI's 422.
-    return _respond(api.http_error(400))
+async def _invalid_request(request: Request, error: Exception) -> Response:
+    # A 400 saying what is wrong, not FastAPI's 422 with pydantic's list.
+    assert isinstance(error, RequestValidationError)
+    errors = error.errors()
+    if errors[0]["loc"][0] == "path":
+        return JSONResponse({"detail": api.BAD_USER_ID}, 400)
+    invalid = api.invalid_body({**each, "loc": each["loc"][1:]} for each in errors)
+    return JSONResponse({"detail": str(invalid)}, 400)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
-    logger.error("unexpected error", exc_info=error)
-    return _respond(api.internal_error())
-
-
-def _respond(answer: api.ApiResponse) -> Response:
-    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+    return JSONResponse({"detail": api.STATUS_DETAILS[500]}, 500)
 
 
 app = create_app()

@@ -1,29 +1,73 @@
-"""The user API on Flask: routing and (de)serialisation only; the rules are in `providers.api`.
+"""The user API on Flask, as the tutorial's `flaskr` lays one out: an app factory, a blueprint,
+URL converters and error handlers. The rules are in `providers.api`.
 
-An app factory in the manner of the Flask tutorial. The production app, `providers.flask:app`
-(what `flask --app providers.flask run` serves), never has the provider-state endpoint.
+The production app, `providers.flask:app` (what `flask --app providers.flask run` serves),
+never has the provider-state endpoint.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import RequestRedirect
+from flask import Blueprint, Flask, current_app, request
+from flask import Request as FlaskRequest
+from flask import Response as FlaskResponse
+from flask.json.provider import DefaultJSONProvider
+from pydantic import TypeAdapter, ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter, RequestRedirect
 
 from providers import api
-from states import InMemoryUserRepository
+from states import InMemoryUserRepository, StateChangeError, StateFunctionFailed
 
 if TYPE_CHECKING:
     from states import UserRepository
 
-_STORE = "pact_matrix.store"
-_STATE_ENDPOINT = "pact_matrix.state_endpoint"
+# Flask adds no routes of its own here (no static folder): nothing differs on purpose.
+DOCUMENTATION_PATHS: Final[tuple[str, ...]] = ()
 
-users_blueprint = Blueprint("users", __name__)
-states_blueprint = Blueprint("provider_states", __name__)
+bp = Blueprint("users", __name__)
+states_bp = Blueprint("provider_states", __name__)
+
+
+class UserIdConverter(BaseConverter):
+    """`<int:user_id>` read as FastAPI reads `user_id: api.UserId`, and a malformed id is 400
+    (Werkzeug's `int` would match no route, a 404, and read Arabic-Indic digits)."""
+
+    _user_id: TypeAdapter[int] = TypeAdapter(api.UserId)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return self._user_id.validate_python(value)
+        except ValidationError:
+            raise BadRequest(api.BAD_USER_ID) from None
+
+
+class Request(FlaskRequest):
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:  # not declared JSON: Flask's 415
+            return super().on_json_loading_failed(e)
+        raise api.InvalidInput(api.NOT_JSON) from e
+
+
+class Response(FlaskResponse):
+    # No Content-Type on an answer without a body (204), as on FastAPI.
+    default_mimetype = None
+
+
+class JSONProvider(DefaultJSONProvider):
+    ensure_ascii = False  # UTF-8 on the wire, as FastAPI writes it
+
+    def response(self, *args: Any, **kwargs: Any) -> FlaskResponse:
+        response = super().response(*args, **kwargs)
+        response.set_data(response.get_data().removesuffix(b"\n"))  # FastAPI adds no newline
+        return response
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as error:  # nested too deep: a 400, not a 500, as on FastAPI
+            raise ValueError(api.NOT_JSON) from error
 
 
 def create_app(
@@ -38,115 +82,104 @@ def create_app(
     state_endpoint = api.ProviderStateEndpoint.create(
         store, enabled=provider_states, secret=state_secret
     )
-    # No static route: both frameworks expose exactly the API's paths.
     app = Flask(__name__, static_folder=None)
-    # OPTIONS is answered by the 405 handler below, the same way as on FastAPI.
-    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    app.request_class = Request
+    app.response_class = Response
+    app.json = JSONProvider(app)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=api.MAX_BODY_BYTES,
+        # OPTIONS is answered by the 405 handler, as on FastAPI.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
+    )
+    app.url_map.converters["int"] = UserIdConverter
     # `/users//1` is not found, not redirected to `/users/1`.
     app.url_map.merge_slashes = False
-    app.extensions[_STORE] = store
-    app.register_blueprint(users_blueprint)
+    app.extensions["store"] = store
+    app.register_blueprint(bp)
     if state_endpoint is not None:
-        app.extensions[_STATE_ENDPOINT] = state_endpoint
-        app.register_blueprint(states_blueprint)
+        app.extensions["state_endpoint"] = state_endpoint
+        app.register_blueprint(states_bp)
     app.before_request(_exact_paths_and_methods)
+    for error, status in _DOMAIN_ERRORS.items():
+        app.register_error_handler(error, _domain_error(status))
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected_error)
     return app
 
 
-def _store() -> UserRepository:
-    return cast("UserRepository", current_app.extensions[_STORE])
+def get_store() -> UserRepository:
+    return cast("UserRepository", current_app.extensions["store"])
 
 
-def _rule(path: str) -> str:
-    """`/users/{user_id}` -> `/users/<user_id>`."""
-    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+@bp.get("/users/<int:user_id>")
+def read_user(user_id: int) -> dict[str, Any]:
+    return api.get_user(get_store(), user_id).model_dump(mode="json")
 
 
-@users_blueprint.get(_rule(api.USER_PATH))
-def read_user(user_id: str) -> Response:
-    return _respond(api.get_user(_store(), user_id))
+@bp.delete("/users/<int:user_id>")
+def delete_user(user_id: int) -> tuple[str, int]:
+    api.delete_user(get_store(), user_id)
+    return "", 204
 
 
-@users_blueprint.delete(_rule(api.USER_PATH))
-def delete_user(user_id: str) -> Response:
-    return _respond(api.delete_user(_store(), user_id))
+@bp.post("/users/")
+def create_user() -> dict[str, Any]:
+    new_user = api.new_user(request.get_json())
+    return api.create_user(get_store(), new_user).model_dump(mode="json")
 
 
-@users_blueprint.post(api.USERS_PATH)
-def create_user() -> Response:
-    body = _read_body()
-    if body is None:
-        return _respond(api.too_large())
-    return _respond(api.create_user(_store(), content_type=request.content_type, body=body))
-
-
-@states_blueprint.post(api.STATE_PATH)
-def change_provider_state() -> Response:
-    endpoint = cast("api.ProviderStateEndpoint", current_app.extensions[_STATE_ENDPOINT])
-    refusal = endpoint.refuse(
+@states_bp.post(api.STATE_PATH)
+def change_provider_state() -> dict[str, Any]:
+    endpoint = cast("api.ProviderStateEndpoint", current_app.extensions["state_endpoint"])
+    endpoint.check_client(
         client_host=request.remote_addr,
         presented_secret=request.headers.get(api.STATE_SECRET_HEADER),
     )
-    if refusal is not None:
-        return _respond(refusal)
-    body = _read_body()
-    if body is None:
-        return _respond(api.too_large())
-    return _respond(endpoint.change(body=body, query=request.args.items(multi=True)))
+    return dict(endpoint.change(body=request.get_data(), query=request.args.items(multi=True)))
 
 
-def _read_body() -> bytes | None:
-    """The body, or None when it is over the limit.
-
-    Not MAX_CONTENT_LENGTH: for a chunked body, Werkzeug then returns the first
-    MAX_CONTENT_LENGTH bytes as if they were all (or a 413 for a body of exactly that size).
-    """
-    if api.declared_too_large(request.headers.get("Content-Length")):
-        return None
-    body = bytearray()
-    while chunk := request.stream.read(api.MAX_BODY_BYTES + 1 - len(body)):
-        body += chunk
-        if len(body) > api.MAX_BODY_BYTES:
-            return None
-    return bytes(body)
-
-
-def _exact_paths_and_methods() -> Response | None:
+def _exact_paths_and_methods() -> Any:
     """Paths and methods are exact, as on FastAPI."""
-    # Werkzeug's routing redirects `/users` to `/users/` (and Flask answers such a redirect
-    # before any error handler sees it), and it routes `//users/1` as `/users/1`.
+    # Werkzeug redirects `/users` to `/users/` (Flask answers that before any error handler)
+    # and routes `//users/1` as `/users/1`.
     redirected = isinstance(request.routing_exception, RequestRedirect)
-    if redirected or request.environ.get("PATH_INFO", "").startswith("//"):
-        return _respond(api.route_not_found())
+    if redirected or request.environ["PATH_INFO"].startswith("//"):
+        return {"detail": api.STATUS_DETAILS[404]}, 404
     # Werkzeug upper-cases the method, but methods are case-sensitive: `get` is not GET.
-    method = request.environ.get("REQUEST_METHOD", "")
+    method = request.environ["REQUEST_METHOD"]
     if method != request.method:
         allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
         if not allowed:
-            return _respond(api.route_not_found())
-        return _respond(api.method_not_allowed(method, allowed))
+            return {"detail": api.STATUS_DETAILS[404]}, 404
+        return _http_error(MethodNotAllowed(allowed))
     return None
 
 
-def _http_error(error: HTTPException) -> Response:
+_DOMAIN_ERRORS: Final = {
+    api.InvalidInput: 400,
+    api.StateChangeRefused: 403,
+    api.UserNotFound: 404,
+    StateChangeError: 400,
+    StateFunctionFailed: 409,
+}
+
+
+def _domain_error(status: int) -> Any:
+    def handler(error: Exception) -> tuple[dict[str, str], int]:
+        return {"detail": str(error)}, status
+
+    return handler
+
+
+def _http_error(error: HTTPException) -> Any:
+    code = error.code or 500
     if isinstance(error, MethodNotAllowed):
-        return _respond(api.method_not_allowed(request.method, error.valid_methods or ()))
-    return _respond(api.http_error(error.code or 500))
-
-
-def _unexpected_error(error: Exception) -> Response:
-    current_app.logger.exception("unexpected error", exc_info=error)
-    return _respond(api.internal_error())
-
-
-def _respond(answer: api.ApiResponse) -> Response:
-    response = Response(answer.body, status=answer.status, headers=list(answer.headers))
-    if answer.content_type is None:
-        # Werkzeug gives every response a text/html type unless told otherwise.
-        del response.headers["Content-Type"]
-    return response
+        allow = {"Allow": api.allow_header(error.valid_methods or ())}
+        if request.environ["REQUEST_METHOD"] == "OPTIONS":
+            return "", 204, allow
+        return {"detail": api.STATUS_DETAILS[405]}, 405, allow
+    # Werkzeug's own descriptions are sentences for a browser; 400s are the API's own.
+    detail = error.description if code == 400 else api.STATUS_DETAILS.get(code, error.name)
+    return {"detail": detail}, code
 
 
 app = create_app()
