@@ -95,6 +95,11 @@ class StateChangeRefused(PermissionError):
 # -- Users ------------------------------------------------------------------------------------
 
 
+def refuse_constant(name: str) -> object:
+    """For `json.loads(..., parse_constant=...)`: NaN and Infinity are not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _digits(value: object) -> object:
     # Only ASCII digits: pydantic would also read "+5", " 5", "1_0" and "1.0" as numbers.
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
@@ -179,11 +184,10 @@ def invalid_body(errors: Iterable[Mapping[str, Any]]) -> InvalidInput:
         allowed = ", ".join(sorted(_FIELD_RULES))
         return InvalidInput(f"Unknown field {quote(unknown[0])}; allowed fields: {allowed}")
     first = errors[0]
+    if first["type"] == "json_invalid" or (not first["loc"] and first["type"] == "missing"):
+        return InvalidInput(NOT_JSON)  # or an empty body
     if not first["loc"]:
-        # Nothing to parse (an empty body), or not an object.
-        return InvalidInput(
-            NOT_JSON if first["type"] in {"json_invalid", "missing"} else NOT_AN_OBJECT
-        )
+        return InvalidInput(NOT_AN_OBJECT)
     field = str(first["loc"][0])
     if first["type"] == "missing":
         return InvalidInput(f'Field "{field}" is required')

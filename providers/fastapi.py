@@ -9,6 +9,7 @@ that endpoint in its schema.
 No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 """
 
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
@@ -47,6 +48,9 @@ class LimitedBodyRequest(Request):
                     raise HTTPException(413)
             self._limited_body = body
         return self._limited_body
+
+    async def json(self) -> Any:
+        return json.loads(await self.body(), parse_constant=api.refuse_constant)
 
 
 class LimitedBodyRoute(APIRoute):

@@ -14,7 +14,12 @@ from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 from flask.json.provider import DefaultJSONProvider
 from pydantic import TypeAdapter, ValidationError
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+)
 from werkzeug.routing import BaseConverter, RequestRedirect
 
 from providers import api
@@ -44,6 +49,13 @@ class UserIdConverter(BaseConverter):
 
 
 class Request(FlaskRequest):
+    def get_data(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        data = super().get_data(*args, **kwargs)
+        # Werkzeug cuts a chunked body silently at MAX_CONTENT_LENGTH, one byte past the limit.
+        if len(data) > api.MAX_BODY_BYTES:
+            raise RequestEntityTooLarge
+        return data
+
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:  # not declared JSON: Flask's 415
             return super().on_json_loading_failed(e)
@@ -65,7 +77,7 @@ class JSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
-            return super().loads(s, **kwargs)
+            return super().loads(s, parse_constant=api.refuse_constant, **kwargs)
         except RecursionError as error:  # nested too deep: a 400, not a 500, as on FastAPI
             raise ValueError(api.NOT_JSON) from error
 
@@ -87,7 +99,8 @@ def create_app(
     app.response_class = Response
     app.json = JSONProvider(app)
     app.config.from_mapping(
-        MAX_CONTENT_LENGTH=api.MAX_BODY_BYTES,
+        # One byte past the limit: a longer body is refused unread or by `Request.get_data`.
+        MAX_CONTENT_LENGTH=api.MAX_BODY_BYTES + 1,
         # OPTIONS is answered by the 405 handler, as on FastAPI.
         PROVIDE_AUTOMATIC_OPTIONS=False,
     )
