@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from providers import api
-from states import InMemoryUserRepository
+from states import (
+    InMemoryUserRepository,
+    StateFunctionFailed,
+    StateHandler,
+    StateRegistry,
+    StateStore,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,56 +38,55 @@ def test_only_loopback_addresses_count_as_loopback(host: str | None, loopback: b
 def test_a_refusal_happens_before_anything_else() -> None:
     endpoint = api.ProviderStateEndpoint.create(InMemoryUserRepository(), enabled=True, secret="k")
     assert endpoint is not None
-    assert endpoint.refuse(client_host="127.0.0.1", presented_secret="k") is None
-    refused = endpoint.refuse(client_host="192.0.2.1", presented_secret="k")
-    assert refused is not None
-    assert refused.status == 403
+    endpoint.check_client(client_host="127.0.0.1", presented_secret="k")
+    with pytest.raises(api.StateChangeRefused, match="loopback"):
+        endpoint.check_client(client_host="192.0.2.1", presented_secret="k")
+    with pytest.raises(api.StateChangeRefused, match=api.STATE_SECRET_HEADER):
+        endpoint.check_client(client_host="127.0.0.1", presented_secret="K")
 
 
 @pytest.mark.parametrize(
-    ("method", "allowed", "status", "allow"),
+    ("methods", "allow"),
     [
-        ("PUT", ["GET", "DELETE"], 405, "DELETE, GET, HEAD, OPTIONS"),
-        ("OPTIONS", ["POST"], 204, "OPTIONS, POST"),
-        ("options", ["get"], 405, "GET, HEAD, OPTIONS"),
-        ("PATCH", ["POST", "OPTIONS"], 405, "OPTIONS, POST"),
+        (["GET", "HEAD", "DELETE"], "DELETE, GET, HEAD, OPTIONS"),
+        (["POST"], "OPTIONS, POST"),
+        (["POST", "OPTIONS"], "OPTIONS, POST"),
     ],
 )
-def test_405_and_options_name_every_method_in_one_order(
-    method: str, allowed: list[str], status: int, allow: str
-) -> None:
-    answer = api.method_not_allowed(method, allowed)
-    assert answer.status == status
-    assert ("Allow", allow) in answer.headers
-    assert (answer.content_type is None) == (status == 204)
-    assert (answer.body == b"") == (status == 204)
+def test_allow_names_every_method_and_options_in_one_order(methods: list[str], allow: str) -> None:
+    assert api.allow_header(methods) == allow
 
 
-@pytest.mark.parametrize(
-    ("header", "too_large"),
-    [
-        (None, False),
-        ("0", False),
-        (str(api.MAX_BODY_BYTES), False),
-        (str(api.MAX_BODY_BYTES + 1), True),
-        ("junk", False),
-        ("-5", False),
-    ],
-)
-def test_declared_length_over_the_limit(header: str | None, too_large: bool) -> None:
-    assert api.declared_too_large(header) is too_large
-
-
-def test_error_bodies_do_not_depend_on_the_python_version() -> None:
+def test_error_details_do_not_depend_on_the_python_version() -> None:
     # http.HTTPStatus(413).phrase is "Request Entity Too Large" before 3.13, then not.
-    assert api.too_large().body == (
-        b'{"detail":"Request body is larger than ' + str(api.MAX_BODY_BYTES).encode() + b' bytes"}'
-    )
-    assert api.http_error(418).status == 418
-    assert api.http_error(418).body == b'{"detail":"Request failed"}'
+    assert api.STATUS_DETAILS[413] == f"Request body is larger than {api.MAX_BODY_BYTES} bytes"
 
 
-def test_json_is_compact_utf8() -> None:
-    answer = api.json_response(200, {"name": "Zoë", "n": [1, 2]})
-    assert answer.body == '{"name":"Zoë","n":[1,2]}'.encode()
-    assert answer.content_type == "application/json"
+@pytest.mark.parametrize(
+    ("document", "detail"),
+    [
+        # An unknown field is reported first, whatever else is wrong.
+        ({"admin": 1, "zz": 1, "aa": 2}, 'Unknown field "aa"; allowed fields: '),
+        # Then the first field in the model's order.
+        ({"hobbies": "x", "name": 5}, 'Field "name" must be a non-empty string'),
+        ({"name": "A", "admin": None, "email": 5}, 'Field "email" must be a string or null'),
+    ],
+)
+def test_one_detail_for_a_body_with_several_problems(document: object, detail: str) -> None:
+    with pytest.raises(api.InvalidInput) as invalid:
+        api.new_user(document)
+    assert str(invalid.value).startswith(detail)
+
+
+def test_a_setup_that_returns_values_that_are_not_json_is_a_conflict() -> None:
+    endpoint = api.ProviderStateEndpoint.create(InMemoryUserRepository(), enabled=True, secret=None)
+    assert endpoint is not None
+    registry = StateRegistry()
+
+    @registry.state("odd")
+    def odd(store: StateStore) -> dict[str, object]:
+        return {"value": float("nan")}
+
+    endpoint.handler = StateHandler(endpoint.handler.store, registry)
+    with pytest.raises(StateFunctionFailed, match="not JSON"):
+        endpoint.change(body=b'{"action": "setup", "state": "odd"}', query=())
