@@ -187,7 +187,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             method
             for route in [*router.routes, *states_router.routes]
             if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE
-            for method in route.methods
+            for method in route.methods or ()
         )
         if request.method == "OPTIONS":  # OPTIONS says what the path allows, as on Flask
             return Response(status_code=204, headers={"Allow": allow})

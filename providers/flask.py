@@ -49,7 +49,7 @@ class UserIdConverter(BaseConverter):
 
 
 class Request(FlaskRequest):
-    def get_data(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def get_data(self, *args: Any, **kwargs: Any) -> Any:
         data = super().get_data(*args, **kwargs)
         # Werkzeug cuts a chunked body silently at MAX_CONTENT_LENGTH, one byte past the limit.
         if len(data) > api.MAX_BODY_BYTES:
@@ -71,7 +71,7 @@ class JSONProvider(DefaultJSONProvider):
     ensure_ascii = False  # UTF-8 on the wire, as FastAPI writes it
 
     def response(self, *args: Any, **kwargs: Any) -> FlaskResponse:
-        response = super().response(*args, **kwargs)
+        response = cast("FlaskResponse", super().response(*args, **kwargs))
         response.set_data(response.get_data().removesuffix(b"\n"))  # FastAPI adds no newline
         return response
 

@@ -195,7 +195,7 @@ def the_provider_answers(run: NoxRun) -> Callable[[], bool] | None:
     return None
 
 
-NO_SUCH_USER = api.error(404, api.USER_NOT_FOUND).body
+NO_SUCH_USER = json.dumps({"detail": api.USER_NOT_FOUND}, separators=(",", ":")).encode()
 MOMENTS: dict[str, Moment] = {
     "the cell's pytest starts": pytest_starts,
     "the cell's tests run": the_tests_run,
