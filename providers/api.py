@@ -72,9 +72,7 @@ def allow_header(methods: Iterable[str]) -> str:
 
 
 class ErrorOut(BaseModel):
-    """Every error's body."""
-
-    detail: str
+    detail: str  # every error's body
 
 
 class InvalidInput(ValueError):
@@ -90,6 +88,16 @@ class UserNotFound(LookupError):
 
 class StateChangeRefused(PermissionError):
     """A client that may not change provider states (403)."""
+
+
+# Each domain error's status, for the adapters' exception handlers (the most specific class wins).
+ERROR_STATUS: Final[dict[type[Exception], int]] = {
+    InvalidInput: 400,
+    StateChangeError: 400,  # a malformed state change, an unknown state, bad params
+    StateChangeRefused: 403,
+    UserNotFound: 404,
+    StateFunctionFailed: 409,  # the state's own setup or teardown raised
+}
 
 
 # -- Users ------------------------------------------------------------------------------------
@@ -231,7 +239,7 @@ class ProviderStateEndpoint:
 
     @classmethod
     def create(
-        cls, store: UserRepository, *, enabled: bool, secret: str | None
+        cls, store: UserRepository, enabled: bool, secret: str | None
     ) -> ProviderStateEndpoint | None:
         """The endpoint an app factory should mount, or None; refuses a confusing setup."""
         if not enabled:
@@ -257,9 +265,8 @@ class ProviderStateEndpoint:
             raise StateChangeRefused(f"Provider states need the right {STATE_SECRET_HEADER} header")
 
     def change(self, *, body: bytes, query: Iterable[tuple[str, str]]) -> InjectedValues:
-        """Apply one state change as the verifier sends it; StateChangeError (400) or its
-        subclass StateFunctionFailed (409) when it cannot. Never a 5xx: the verifier would
-        retry a 5xx for about two minutes."""
+        """Apply one state change as the verifier sends it, or raise StateChangeError: never a
+        5xx, which the verifier would retry for about two minutes."""
         try:
             injected = self.handler.handle(body=body, query=query)
             json.dumps(injected, allow_nan=False)  # the answer's body: it must be JSON

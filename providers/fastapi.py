@@ -1,10 +1,6 @@
-"""The user API on FastAPI, as its "Bigger Applications" tutorial lays one out: routers, the
-store as a dependency from the lifespan, pydantic models in and out, domain errors mapped by
-exception handlers. The rules are in `providers.api`.
-
-The production app, `providers.fastapi:app` (what `uvicorn providers.fastapi:app` serves), has
-the OpenAPI document and `/docs`; it never has the provider-state endpoint, and no app shows
-that endpoint in its schema.
+"""The user API on FastAPI, laid out as its "Bigger Applications" tutorial does; the rules are
+in `providers.api`. The production app, `providers.fastapi:app` (`uvicorn providers.fastapi:app`),
+has its OpenAPI document and `/docs`, and never the provider-state endpoint, which no schema shows.
 
 No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 """
@@ -22,19 +18,15 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from providers import api
-from states import InMemoryUserRepository, StateChangeError, StateFunctionFailed, UserRepository
+from states import InMemoryUserRepository, UserRepository
 
-# The routes FastAPI adds on its own, the one intended difference between the frameworks: the
-# crosscheck compares every other path.
+# FastAPI's own routes: the one intended difference between the frameworks (the crosscheck).
 DOCUMENTATION_PATHS: Final = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 
 
 class LimitedBodyRequest(Request):
-    """A request whose body is refused (413) past `api.MAX_BODY_BYTES`.
-
-    Not `FastAPI(max_body_size=...)`: over a declared Content-Length it answers Starlette's
-    plain-text 413, even to a GET that never reads its body.
-    """
+    """A body over `api.MAX_BODY_BYTES` is a 413. Not `FastAPI(max_body_size=...)`: over a
+    declared Content-Length, that answers a plain-text 413 even to a GET that reads no body."""
 
     async def body(self) -> bytes:
         if not hasattr(self, "_limited_body"):
@@ -49,7 +41,7 @@ class LimitedBodyRequest(Request):
             self._limited_body = body
         return self._limited_body
 
-    async def json(self) -> Any:
+    async def json(self) -> Any:  # NaN is not JSON, as on Flask
         return json.loads(await self.body(), parse_constant=api.refuse_constant)
 
 
@@ -70,14 +62,8 @@ async def get_store(request: Request) -> UserRepository:
     return store
 
 
-async def get_state_endpoint(request: Request) -> api.ProviderStateEndpoint:
-    endpoint: api.ProviderStateEndpoint = request.state.state_endpoint
-    return endpoint
-
-
 async def require_json(request: Request) -> None:
-    """415 unless the body is declared JSON, as Flask's `request.get_json()` answers (FastAPI
-    would hand the body to validation as bytes)."""
+    """415 unless the body is declared JSON, as on Flask (FastAPI would validate the bytes)."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != api.JSON_CONTENT_TYPE and not (
         media_type.startswith("application/") and media_type.endswith("+json")
@@ -86,19 +72,16 @@ async def require_json(request: Request) -> None:
 
 
 Store = Annotated[UserRepository, Depends(get_store)]
-StateEndpoint = Annotated[api.ProviderStateEndpoint, Depends(get_state_endpoint)]
 ERROR: Final[dict[str, Any]] = {"model": api.ErrorOut}
 
+# Every 4xx has a `detail` body, and none is FastAPI's 422 (which "4XX" keeps out of the schema).
 router = APIRouter(
-    route_class=LimitedBodyRoute,
-    tags=["users"],
-    # Every 4xx answer has a `detail`; none is FastAPI's 422.
-    responses={"4XX": {**ERROR, "description": "The request is malformed or not allowed"}},
+    route_class=LimitedBodyRoute, responses={"4XX": {**ERROR, "description": "Error"}}
 )
 
 
 @router.get(api.USER_PATH, responses={400: ERROR, 404: ERROR})
-# HEAD answers like GET (RFC 9110), left out of the schema like every framework's HEAD.
+# HEAD answers like GET (RFC 9110) as on Flask; schemas leave HEAD out.
 @router.head(api.USER_PATH, include_in_schema=False)
 async def read_user(user_id: api.UserId, store: Store) -> api.UserOut:
     return api.get_user(store, user_id)
@@ -114,7 +97,7 @@ async def delete_user(user_id: api.UserId, store: Store) -> None:
 @router.post(
     api.USERS_PATH,
     dependencies=[Depends(require_json)],
-    responses={400: ERROR, 413: ERROR, 415: ERROR},
+    responses=dict.fromkeys((400, 413, 415), ERROR),
 )
 async def create_user(user: api.UserIn, store: Store) -> api.UserOut:
     return api.create_user(store, user.to_new_user())
@@ -124,13 +107,13 @@ states_router = APIRouter(route_class=LimitedBodyRoute, include_in_schema=False)
 
 
 @states_router.post(api.STATE_PATH)
-async def change_provider_state(request: Request, endpoint: StateEndpoint) -> Any:
+async def change_provider_state(request: Request) -> Any:
+    endpoint: api.ProviderStateEndpoint = request.state.state_endpoint
     endpoint.check_client(
         client_host=request.client.host if request.client else None,
         presented_secret=request.headers.get(api.STATE_SECRET_HEADER),
     )
-    body = await request.body()
-    return endpoint.change(body=body, query=request.query_params.multi_items())
+    return endpoint.change(body=await request.body(), query=request.query_params.multi_items())
 
 
 def create_app(
@@ -142,9 +125,7 @@ def create_app(
     """The user API over `store` (a new empty one by default); with `provider_states=True`
     also `POST /_pact/provider_states`, for loopback clients that present `state_secret`."""
     store = store if store is not None else InMemoryUserRepository()
-    state_endpoint = api.ProviderStateEndpoint.create(
-        store, enabled=provider_states, secret=state_secret
-    )
+    state_endpoint = api.ProviderStateEndpoint.create(store, provider_states, state_secret)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -155,21 +136,12 @@ def create_app(
     app.include_router(router)
     if state_endpoint is not None:
         app.include_router(states_router)
-    for error, status in _DOMAIN_ERRORS.items():
+    for error, status in api.ERROR_STATUS.items():
         app.add_exception_handler(error, _domain_error(status))
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
-
-
-_DOMAIN_ERRORS: Final = {
-    api.InvalidInput: 400,
-    api.StateChangeRefused: 403,
-    api.UserNotFound: 404,
-    StateChangeError: 400,
-    StateFunctionFailed: 409,
-}
 
 
 def _domain_error(status: int) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
@@ -193,21 +165,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
             return Response(status_code=204, headers={"Allow": allow})
         return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
     # FastAPI's own 400 is a body it could not parse (not UTF-8, nested too deep).
-    detail = (
-        api.NOT_JSON
-        if error.status_code == 400
-        else api.STATUS_DETAILS.get(error.status_code, str(error.detail))
-    )
+    detail = api.NOT_JSON if error.status_code == 400 else api.STATUS_DETAILS[error.status_code]
     return JSONResponse({"detail": detail}, error.status_code)
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
     # A 400 saying what is wrong, not FastAPI's 422 with pydantic's list.
     assert isinstance(error, RequestValidationError)
-    errors = error.errors()
-    if errors[0]["loc"][0] == "path":
+    if error.errors()[0]["loc"][0] == "path":
         return JSONResponse({"detail": api.BAD_USER_ID}, 400)
-    invalid = api.invalid_body({**each, "loc": each["loc"][1:]} for each in errors)
+    invalid = api.invalid_body({**each, "loc": each["loc"][1:]} for each in error.errors())
     return JSONResponse({"detail": str(invalid)}, 400)
 
 

@@ -1,35 +1,25 @@
-"""The user API on Flask, as the tutorial's `flaskr` lays one out: an app factory, a blueprint,
-URL converters and error handlers. The rules are in `providers.api`.
-
-The production app, `providers.flask:app` (what `flask --app providers.flask run` serves),
+"""The user API on Flask, laid out as the tutorial's `flaskr` is; the rules are in
+`providers.api`. The production app, `providers.flask:app` (`flask --app providers.flask run`),
 never has the provider-state endpoint.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, abort, current_app, request
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 from flask.json.provider import DefaultJSONProvider
 from pydantic import TypeAdapter, ValidationError
-from werkzeug.exceptions import (
-    BadRequest,
-    HTTPException,
-    MethodNotAllowed,
-    RequestEntityTooLarge,
-)
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, RequestRedirect
 
 from providers import api
-from states import InMemoryUserRepository, StateChangeError, StateFunctionFailed
+from states import InMemoryUserRepository
 
 if TYPE_CHECKING:
     from states import UserRepository
-
-# Flask adds no routes of its own here (no static folder): nothing differs on purpose.
-DOCUMENTATION_PATHS: Final[tuple[str, ...]] = ()
 
 bp = Blueprint("users", __name__)
 states_bp = Blueprint("provider_states", __name__)
@@ -91,9 +81,7 @@ def create_app(
     """The user API over `store` (a new empty one by default); with `provider_states=True`
     also `POST /_pact/provider_states`, for loopback clients that present `state_secret`."""
     store = store if store is not None else InMemoryUserRepository()
-    state_endpoint = api.ProviderStateEndpoint.create(
-        store, enabled=provider_states, secret=state_secret
-    )
+    state_endpoint = api.ProviderStateEndpoint.create(store, provider_states, state_secret)
     app = Flask(__name__, static_folder=None)
     app.request_class = Request
     app.response_class = Response
@@ -113,7 +101,7 @@ def create_app(
         app.extensions["state_endpoint"] = state_endpoint
         app.register_blueprint(states_bp)
     app.before_request(_exact_paths_and_methods)
-    for error, status in _DOMAIN_ERRORS.items():
+    for error, status in api.ERROR_STATUS.items():
         app.register_error_handler(error, _domain_error(status))
     app.register_error_handler(HTTPException, _http_error)
     return app
@@ -150,30 +138,18 @@ def change_provider_state() -> dict[str, Any]:
     return dict(endpoint.change(body=request.get_data(), query=request.args.items(multi=True)))
 
 
-def _exact_paths_and_methods() -> Any:
+def _exact_paths_and_methods() -> None:
     """Paths and methods are exact, as on FastAPI."""
-    # Werkzeug redirects `/users` to `/users/` (Flask answers that before any error handler)
+    # Werkzeug redirects `/users` to `/users/` (which Flask answers before any error handler)
     # and routes `//users/1` as `/users/1`.
     redirected = isinstance(request.routing_exception, RequestRedirect)
     if redirected or request.environ["PATH_INFO"].startswith("//"):
-        return {"detail": api.STATUS_DETAILS[404]}, 404
+        abort(404)
     # Werkzeug upper-cases the method, but methods are case-sensitive: `get` is not GET.
-    method = request.environ["REQUEST_METHOD"]
-    if method != request.method:
-        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
-        if not allowed:
-            return {"detail": api.STATUS_DETAILS[404]}, 404
-        return _http_error(MethodNotAllowed(allowed))
-    return None
-
-
-_DOMAIN_ERRORS: Final = {
-    api.InvalidInput: 400,
-    api.StateChangeRefused: 403,
-    api.UserNotFound: 404,
-    StateChangeError: 400,
-    StateFunctionFailed: 409,
-}
+    if request.environ["REQUEST_METHOD"] != request.method and request.routing_exception is None:
+        raise MethodNotAllowed(
+            current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        )
 
 
 def _domain_error(status: int) -> Any:
