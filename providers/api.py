@@ -1,9 +1,9 @@
-"""The rules of the user API, framework-free: what a user looks like, what a valid new user is,
-the error wording, and the guard of the provider-state endpoint.
+"""The rules of the user API, framework-free: the user models, what a valid new user is, the
+error wording, the store behind its interface, and the guard of the provider-state endpoint.
 
-The rules raise the domain errors below; the adapters (`providers/<framework>.py`) map them to
-HTTP answers with their framework's own exception handlers. The models are pydantic, which is no
-web framework: FastAPI validates with them natively and Flask calls them.
+The rules raise domain errors and build no HTTP answer: each adapter (`providers/<name>.py`)
+maps the errors with its framework's exception handlers. The models are pydantic (no web
+framework): FastAPI validates with them natively, and Flask calls them.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ USERS_PATH: Final = "/users/"
 USER_PATH: Final = "/users/{user_id}"
 # Mounted only when an app factory is asked for it (`provider_states=True`).
 STATE_PATH: Final = "/_pact/provider_states"
-# The header that carries the shared secret, when the state endpoint has one. The verifier sends
-# it with `Verifier.add_custom_header(STATE_SECRET_HEADER, secret)`.
+# Carries the state endpoint's secret, if it has one: `Verifier.add_custom_header(this, secret)`.
 STATE_SECRET_HEADER: Final = "X-Pact-State-Secret"
 MAX_BODY_BYTES: Final = 64 * 1024
 JSON_CONTENT_TYPE: Final = "application/json"
@@ -54,9 +53,8 @@ JSON_CONTENT_TYPE: Final = "application/json"
 USER_NOT_FOUND: Final = "User not found"
 BAD_USER_ID: Final = "User id must be a positive integer"
 NOT_JSON: Final = "Request body is not valid JSON"
-NOT_AN_OBJECT: Final = "Request body must be a JSON object"
-# The details of the errors a framework raises itself (routing, the size limit), spelled out:
-# each framework words them its own way, and http.HTTPStatus(413).phrase changed in Python 3.13.
+# The details of the errors a framework raises itself, spelled out: each framework words them
+# its own way, and http.HTTPStatus(413).phrase changed in Python 3.13.
 STATUS_DETAILS: Final = {
     404: "Not Found",
     405: "Method Not Allowed",
@@ -66,28 +64,17 @@ STATUS_DETAILS: Final = {
 }
 
 
-def allow_header(methods: Iterable[str]) -> str:
-    """`Allow` for a path: every method routed for it, and OPTIONS, in one order."""
-    return ", ".join(sorted({*methods, "OPTIONS"}))
-
-
-class ErrorOut(BaseModel):
-    detail: str  # every error's body
-
-
 class InvalidInput(ValueError):
-    """A malformed request (400); the message says what is wrong."""
+    """A malformed request; the message says what is wrong."""
 
 
 class UserNotFound(LookupError):
-    """No user has that id (404)."""
-
     def __init__(self) -> None:
         super().__init__(USER_NOT_FOUND)
 
 
 class StateChangeRefused(PermissionError):
-    """A client that may not change provider states (403)."""
+    """A client that may not change provider states."""
 
 
 # Each domain error's status, for the adapters' exception handlers (the most specific class wins).
@@ -100,7 +87,9 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
 }
 
 
-# -- Users ------------------------------------------------------------------------------------
+def allow_header(methods: Iterable[str]) -> str:
+    """`Allow` for a path: every method routed for it, and OPTIONS, in one order."""
+    return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
 def refuse_constant(name: str) -> object:
@@ -109,35 +98,25 @@ def refuse_constant(name: str) -> object:
 
 
 def _digits(value: object) -> object:
-    # Only ASCII digits: pydantic would also read "+5", " 5", "1_0" and "1.0" as numbers.
+    # ASCII digits only: pydantic would also read "+5", " 5", "1_0" and "1.0" as numbers.
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
         raise PydanticCustomError("user_id", BAD_USER_ID)
     return value
 
 
 def _unicode(text: str) -> str:
-    # JSON can escape lone surrogates; no client could read them back.
-    try:
+    try:  # JSON can escape lone surrogates; no client could read them back
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise PydanticCustomError("unicode", "must be valid Unicode text") from None
     return text
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise PydanticCustomError("blank", "must not be blank")
-    return text
-
-
-# A path id: decimal digits (leading zeros allowed) for a number from 1 up. Past the last id a
-# store holds it is well-formed, and names no user.
+# A path id: decimal digits for a number from 1 up (past any stored id, it names no user).
 UserId = Annotated[int, BeforeValidator(_digits), Field(gt=0)]
 Text = Annotated[str, AfterValidator(_unicode)]
 # ISO 8601 with its UTC offset, to the second (pydantic would write `Z` and microseconds).
-Timestamp = Annotated[
-    datetime, PlainSerializer(lambda when: when.isoformat(timespec="seconds"), return_type=str)
-]
+Timestamp = Annotated[datetime, PlainSerializer(lambda at: at.isoformat("T", "seconds"), str)]
 
 
 class UserIn(BaseModel):
@@ -145,23 +124,18 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Annotated[Text, AfterValidator(_not_blank)]
+    name: Annotated[Text, Field(pattern=r"\S")]
     email: Text | None = None
     ip_address: Text | None = None
     hobbies: list[Text] = []
     admin: bool = False
 
     def to_new_user(self) -> NewUser:
-        return NewUser(
-            created_on=datetime.now(UTC).replace(microsecond=0),
-            **self.model_dump(exclude={"hobbies"}),
-            hobbies=tuple(self.hobbies),
-        )
+        created_on = datetime.now(UTC).replace(microsecond=0)
+        return NewUser(created_on=created_on, **{**dict(self), "hobbies": tuple(self.hobbies)})
 
 
 class UserOut(BaseModel):
-    """A stored user, as every answer shows it."""
-
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -171,6 +145,10 @@ class UserOut(BaseModel):
     ip_address: str | None
     hobbies: list[str]
     admin: bool
+
+
+class ErrorOut(BaseModel):
+    detail: str  # every error's body
 
 
 # What a field must be, in the words of its error detail.
@@ -184,27 +162,26 @@ _FIELD_RULES: Final = {
 
 
 def invalid_body(errors: Iterable[Mapping[str, Any]]) -> InvalidInput:
-    """The one error to report for a body that did not validate as `UserIn`, from pydantic's
-    error list (`loc` starts at the body): an unknown field first, then the first field."""
+    """The one error for a body that is not a `UserIn`, from pydantic's errors (each `loc`
+    starting at the body): an unknown field first, else the first error."""
     errors = list(errors)
     unknown = sorted(str(error["loc"][0]) for error in errors if error["type"] == "extra_forbidden")
     if unknown:
         allowed = ", ".join(sorted(_FIELD_RULES))
         return InvalidInput(f"Unknown field {quote(unknown[0])}; allowed fields: {allowed}")
-    first = errors[0]
-    if first["type"] == "json_invalid" or (not first["loc"] and first["type"] == "missing"):
-        return InvalidInput(NOT_JSON)  # or an empty body
-    if not first["loc"]:
-        return InvalidInput(NOT_AN_OBJECT)
-    field = str(first["loc"][0])
-    if first["type"] == "missing":
-        return InvalidInput(f'Field "{field}" is required')
-    rule = first["msg"] if first["type"] == "unicode" else _FIELD_RULES[field]
-    return InvalidInput(f'Field "{field}" {rule}')
+    kind, loc = errors[0]["type"], errors[0]["loc"]
+    if kind == "json_invalid" or (not loc and kind == "missing"):  # or an empty body
+        return InvalidInput(NOT_JSON)
+    if not loc:
+        return InvalidInput("Request body must be a JSON object")
+    if kind == "missing":
+        return InvalidInput(f'Field "{loc[0]}" is required')
+    rule = "must be valid Unicode text" if "unicode" in kind else _FIELD_RULES[str(loc[0])]
+    return InvalidInput(f'Field "{loc[0]}" {rule}')
 
 
 def new_user(document: object) -> NewUser:
-    """The user a parsed JSON body asks to create (Flask's way in; FastAPI validates `UserIn`)."""
+    """The user a parsed JSON body asks for (FastAPI validates `UserIn` itself)."""
     try:
         return UserIn.model_validate(document).to_new_user()
     except ValidationError as invalid:
@@ -225,9 +202,6 @@ def create_user(store: UserRepository, new: NewUser) -> UserOut:
 def delete_user(store: UserRepository, user_id: int) -> None:
     if not store.delete(user_id):
         raise UserNotFound
-
-
-# -- The provider-state endpoint --------------------------------------------------------------
 
 
 class ProviderStateEndpoint:
@@ -253,9 +227,8 @@ class ProviderStateEndpoint:
         return cls(store, secret)
 
     def check_client(self, *, client_host: str | None, presented_secret: str | None) -> None:
-        """Refuse (StateChangeRefused) unless the request comes from loopback and carries the
-        secret, if one is set. Checked before the body is read: a refused request changes
-        nothing."""
+        """Only from loopback, with the secret if one is set. Checked before the body is read:
+        a refused request changes nothing."""
         if not is_loopback(client_host):
             raise StateChangeRefused("Provider states can only be changed from a loopback address")
         if self.secret is not None and not (
@@ -269,12 +242,13 @@ class ProviderStateEndpoint:
         5xx, which the verifier would retry for about two minutes."""
         try:
             injected = self.handler.handle(body=body, query=query)
-            json.dumps(injected, allow_nan=False)  # the answer's body: it must be JSON
         except StateChangeError as refused:
             # The verifier reports only "a state change handler has failed": the log (which a
-            # failed cell shows) is where the state and its error are named.
+            # failed cell shows) names the state and its error.
             logger.warning("provider state change refused: %s", refused)
             raise
+        try:
+            json.dumps(injected, allow_nan=False)  # the answer's body
         except (TypeError, ValueError):
             raise StateFunctionFailed(
                 "The state's setup returned values that are not JSON"
@@ -283,11 +257,8 @@ class ProviderStateEndpoint:
 
 
 def is_loopback(host: str | None) -> bool:
-    """Whether a client address is loopback (127.0.0.0/8, ::1, or ::ffff:127.x.y.z).
-
-    The socket's peer address, never a forwarding header, decides: no proxy sits in front of a
-    provider under verification.
-    """
+    """Whether a client address is loopback (127.0.0.0/8, ::1, or ::ffff:127.x.y.z): the
+    socket's peer, never a forwarding header (no proxy sits before a provider under test)."""
     try:
         address = ipaddress.ip_address(host or "")
     except ValueError:
