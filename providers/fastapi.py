@@ -165,7 +165,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             return Response(status_code=204, headers={"Allow": allow})
         return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
     # FastAPI's own 400 is a body it could not parse (not UTF-8, nested too deep).
-    detail = api.NOT_JSON if error.status_code == 400 else api.STATUS_DETAILS[error.status_code]
+    detail = api.NOT_JSON if error.status_code == 400 else api.STATUS_DETAILS.get(error.status_code)
     return JSONResponse({"detail": detail}, error.status_code)
 
 
