@@ -47,7 +47,8 @@ class Request(FlaskRequest):
         return data
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
-        if e is None:  # not declared JSON: Flask's 415
+        if e is None:  # not declared JSON: Flask's 415, once the body is within the limit
+            self.get_data()  # (as on FastAPI, which reads the body first)
             return super().on_json_loading_failed(e)
         raise api.InvalidInput(api.NOT_JSON) from e
 

@@ -165,6 +165,17 @@ def test_a_body_that_is_not_declared_json_is_415(
     assert response.json() == {"detail": "Content-Type must be application/json"}
 
 
+@pytest.mark.parametrize("size", [api.MAX_BODY_BYTES + 1, 3 * api.MAX_BODY_BYTES])
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_the_size_limit_comes_before_the_content_type(
+    provider: Provider, size: int, content_type: str | None
+) -> None:
+    """Found by the crosscheck: Flask judged the content type before the size, FastAPI after."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = provider.request("POST", "/users/", content=b"x" * size, headers=headers)
+    assert response.status_code == 413
+
+
 def test_json_content_type_parameters_and_case_are_accepted(provider: Provider) -> None:
     headers = {"Content-Type": "Application/JSON; charset=utf-8"}
     response = provider.request("POST", "/users/", content=b'{"name": "A"}', headers=headers)
