@@ -242,10 +242,13 @@ class ProviderStateEndpoint:
         5xx, which the verifier would retry for about two minutes."""
         try:
             injected = self.handler.handle(body=body, query=query)
-        except StateChangeError as refused:
+        except StateFunctionFailed as failed:
             # The verifier reports only "a state change handler has failed": the log (which a
             # failed cell shows) names the state and its error.
-            logger.warning("provider state change refused: %s", refused)
+            logger.warning("provider state change failed (409): %s", failed)
+            raise
+        except StateChangeError as refused:
+            logger.warning("provider state change refused (400): %s", refused)
             raise
         try:
             json.dumps(injected, allow_nan=False)  # the answer's body
