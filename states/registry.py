@@ -242,6 +242,9 @@ class StateRegistry:
     def __iter__(self) -> typing.Iterator[str]:
         return iter(sorted(self._states))
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._states
+
     def __len__(self) -> int:
         return len(self._states)
 
