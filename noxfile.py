@@ -46,6 +46,7 @@ nox.options.sessions = [
     "lint",
     "tests",
     "ruby_broker_client",
+    "verifiers",
     "reliability",
     "verify",
     "verdict",
@@ -398,6 +399,8 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "--ignore=tests/verification/test_verify_providers.py",
         "--ignore=tests/broker/test_broker_ruby_client.py",
+        # The other verifiers need a venv of their own: the `verifiers` session runs them.
+        "--ignore=tests/verifiers",
         *session.posargs,
     )
 
@@ -458,6 +461,38 @@ def ruby_broker_client(session: nox.Session) -> None:
     """The broker driven by the Ruby pact-broker client, which cannot share the tests' venv."""
     install(session, "ruby-broker-client")
     session.run("pytest", "tests/broker/test_broker_ruby_client.py", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["checks"])
+def verifiers(session: nox.Session) -> None:
+    """Every other verifier against every framework: pact_verifier_cli and the Ruby
+    pact-provider-verifier (pact-python-cli 2.5.7.0, in this session's venv of its own), and
+    pact-js (npm ci in verifiers/pact-js). Each must pass this checkout's pact on a healthy
+    provider and fail it on a broken one. Arguments go to pytest.
+    """
+    install(session, "verifiers")
+    # npm ci: exactly what verifiers/pact-js/package-lock.json pins, nothing newer.
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd="verifiers/pact-js")
+    # The pact the consumer tests write now, so that the verifiers check this checkout's.
+    env = {"PACT_DIR": f"{session.create_tmp()}/pacts"}
+    session.run("pytest", "tests/consumer", "-p", "no:cacheprovider", "-q", env=env)
+    session.run("pytest", "tests/verifiers", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=NEWEST_PYTHON, default=False)
+def provider(session: nox.Session) -> None:
+    """One framework's provider with its state endpoint, in the foreground until Ctrl-C.
+
+        nox -s provider -- flask [--port 8000]
+
+    It serves 127.0.0.1 (a free port unless --port), with the state secret PACT_STATE_SECRET
+    names (else one made for the run), and prints how each verifier is pointed at it.
+    """
+    framework = next((arg for arg in session.posargs if arg in FRAMEWORKS), None)
+    if framework is None:
+        session.error(f"name the framework to serve: nox -s provider -- {'|'.join(FRAMEWORKS)}")
+    install(session, framework)
+    session.run("python", "-m", "providers", *session.posargs, interrupt_timeout=10.0)
 
 
 # No python=: it only reads and writes files, so the Python that runs nox will do, and CI's

@@ -12,6 +12,7 @@ or debugs one interaction with curl.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shlex
@@ -24,8 +25,11 @@ import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.runner import serve
 from states import PROVIDER_STATES, InMemoryUserRepository
-from verification.project import FRAMEWORKS
-from verification.settings import PROVIDER
+from verification.project import FRAMEWORKS  # the standard library only, like this module
+
+# The name the consumers' pacts give the provider (verification.settings.PROVIDER, which
+# imports httpx: `nox -s provider` installs only the framework).
+PROVIDER = "UserProvider"
 
 SECRET_VARIABLE = "PACT_STATE_SECRET"
 # The verifiers' commands read the secret from this variable, so that it appears on no
@@ -75,7 +79,8 @@ def banner(framework: str, base_url: str, secret: str, secret_source: str) -> st
         f"  state-change URL:  {state_url}",
         f"  state secret:      {secret}  ({secret_source})",
         f"  secret header:     {STATE_SECRET_HEADER}: <the secret>",
-        f"  provider states:   {', '.join(quoted(name) for name in PROVIDER_STATES)}",
+        f"  provider states:   {', '.join(json.dumps(name) for name in PROVIDER_STATES)}",
+        f"  the pact:          {pact} (`nox -s pacts` writes it)",
         "",
         "Every verifier's command reads the secret from the environment; first:",
         f"  export {SECRET_VARIABLE}={quoted(secret)}",
@@ -85,14 +90,14 @@ def banner(framework: str, base_url: str, secret: str, secret_source: str) -> st
         f".add_source({pact!r}).state_handler({state_url!r}, body=True, teardown=True)"
         f".add_custom_header({STATE_SECRET_HEADER!r}, os.environ[{SECRET_VARIABLE!r}])"
         ".verify()",
-        "pact_verifier_cli (Rust; pact-python-cli==2.5.7.0):",
+        "pact_verifier_cli (Rust; pact-python-cli==2.5.7.0; it takes headers only as arguments):",
         f"  pact_verifier_cli --file {pact} --provider-name {PROVIDER} --hostname 127.0.0.1"
         f" --port {base_url.rsplit(':', 1)[1]} --state-change-url {state_url}"
         f' --state-change-teardown -H "{STATE_SECRET_HEADER}={SECRET_REFERENCE}"',
         "pact-provider-verifier (Ruby; pact-python-cli==2.5.7.0):",
-        f"  pact-provider-verifier {pact} --provider {PROVIDER} --provider-base-url {base_url}"
-        f" --provider-states-setup-url {state_url}"
-        f' --custom-provider-header "{STATE_SECRET_HEADER}: {SECRET_REFERENCE}"',
+        f'  CUSTOM_PROVIDER_HEADER="{STATE_SECRET_HEADER}: {SECRET_REFERENCE}"'
+        f" pact-provider-verifier {pact} --provider {PROVIDER} --provider-base-url {base_url}"
+        f" --provider-states-setup-url {state_url}",
         "pact-js (Node; verifiers/pact-js, after `npm ci` there):",
         f"  node verifiers/pact-js/verify.mjs --provider-base-url {base_url} --pact {pact}"
         f" --state-url {state_url}",
