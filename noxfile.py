@@ -472,7 +472,9 @@ def verifiers(session: nox.Session) -> None:
     """
     install(session, "verifiers")
     # npm ci: exactly what verifiers/pact-js/package-lock.json pins, nothing newer.
-    session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd="verifiers/pact-js")
+    session.run(
+        "npm", "ci", "--prefix", "verifiers/pact-js", "--no-audit", "--no-fund", external=True
+    )
     # The pact the consumer tests write now, so that the verifiers check this checkout's.
     env = {"PACT_DIR": f"{session.create_tmp()}/pacts"}
     session.run("pytest", "tests/consumer", "-p", "no:cacheprovider", "-q", env=env)
