@@ -234,6 +234,19 @@ def _stop_embedded_broker() -> None:
             time.sleep(0.05)
 
 
+# The standard Pact filters (verification/settings.py reads them in the cells).
+FILTER_VARIABLES = ("PACT_DESCRIPTION", "PACT_PROVIDER_STATE", "PACT_PROVIDER_NO_STATE")
+
+
+def _filters_set() -> list[str]:
+    """The filters this run sets: a run with any verifies part of the pacts, so no verdict."""
+    return [
+        name
+        for name in FILTER_VARIABLES
+        if os.environ.get(name, "").strip().lower() not in ("", "false", "0", "no")
+    ]
+
+
 def _whole_matrix_selected(session: nox.Session) -> bool:
     """Whether this nox run selected every cell of the matrix.
 
@@ -258,7 +271,7 @@ def verify(session: nox.Session, framework: str) -> None:
     result_file.unlink(missing_ok=True)
     outcome = "failed"
     try:
-        if _whole_matrix_selected(session):
+        if _whole_matrix_selected(session) and not _filters_set():
             session.notify("verdict")
         install(session, framework, "verify")
         env = {"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)}
@@ -353,6 +366,11 @@ def _summary() -> str:
             lines.append(f"`pact broker can-i-deploy` says {answer}.")
         elif not verdict["published"]:
             lines.append("The verdict was not published (see the verdict session's output).")
+    elif _filters_set():
+        lines.append(
+            f"Filtered run ({', '.join(_filters_set())}): only the interactions the filters "
+            "chose were verified, so no verdict was published."
+        )
     elif len(runs) < len(ALL_CELLS):
         lines.append(
             f"Part of the matrix ({len(runs)} of {len(ALL_CELLS)} cells): no verdict published. "
