@@ -26,8 +26,8 @@ The reset rule, which makes every interaction start from an empty store:
   the next interaction, framework or test;
 * a state change that fails empties the store too, so a failed interaction leaks nothing.
 
-What no state endpoint can do: empty the store before an interaction that has no state, when
-the verifier sends nothing for it (the Ruby verifier): it sees what the last state left.
+An interaction without a state gets a setup too, from every verifier here (state "" from the
+Rust verifier, null from the Ruby one): it starts from an empty store like any other.
 """
 
 from __future__ import annotations
