@@ -10,6 +10,7 @@ its own dialect; the provider runs in this process on a loopback port, with a se
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import secrets
@@ -213,3 +214,63 @@ def test_the_verifier_fails_the_pact_on_a_broken_provider(
     assert not outcome.passed, outcome.output
     assert BROKEN_INTERACTION in outcome.output
     assert "Somebody Else" in outcome.output, outcome.output
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_every_command_the_foreground_provider_prints_verifies_it(
+    framework: str, pact_file: Path, descriptions: list[str]
+) -> None:
+    """`nox -s provider` prints a command per verifier: each, run as printed (with the pact
+    written here in place of pacts/), passes against that provider."""
+    secret = secrets.token_urlsafe(16)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "providers", framework],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PACT_STATE_SECRET": secret},
+    )
+    try:
+        assert process.stdout is not None
+        banner = []
+        for line in process.stdout:
+            banner.append(line.rstrip("\n"))
+            if line.startswith("Rerun one interaction"):
+                break
+        commands = {
+            title.split(" ", 1)[0]: command.strip()
+            for title, command in itertools.pairwise(banner)
+            if title.startswith(("pact-python 4", "pact_verifier_cli", "pact-provider", "pact-js"))
+        }
+        assert set(commands) == {
+            "pact-python",
+            "pact_verifier_cli",
+            "pact-provider-verifier",
+            "pact-js",
+        }
+        env = {
+            **os.environ,
+            "PACT_STATE_SECRET": secret,
+            "PACT_DO_NOT_TRACK": "true",
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        }
+        for name, command in commands.items():
+            command = command.replace("pacts/UserConsumer-UserProvider.json", str(pact_file))
+            if name == "pact-python":
+                argv = [sys.executable, "-c", f"import os\nfrom pact import Verifier\n{command}"]
+            else:
+                argv = ["bash", "-c", command]
+            done = subprocess.run(
+                argv, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
+                timeout=TIMEOUT, check=False,
+            )  # fmt: skip
+            output = done.stdout + done.stderr
+            assert done.returncode == 0, f"{name}: {command}\n{output}"
+            if name != "pact-python":  # its verify() prints nothing on success
+                missing = [d for d in descriptions if d.lower() not in output.lower()]
+                assert not missing, f"{name} did not verify {missing}\n{output}"
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
