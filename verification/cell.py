@@ -245,8 +245,15 @@ def _check_something_was_verified(
     if not interactions:
         raise CellFailure(f"the verifier checked zero interactions in {len(pacts)} pact(s)")
     if results.get("result") is not True and all(i.get("result") == "OK" for i in interactions):
-        errors = "\n".join(str(e) for e in results.get("errors", [])) or "(no detail)"
+        errors = "\n".join(_error_line(e) for e in results.get("errors", [])) or "(no detail)"
         raise CellFailure(f"the verifier failed without naming an interaction:\n{errors}")
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    # {"interaction": "Failed to load pact", "mismatch": {"message": ...}}: say both halves.
+    mismatch = error.get("mismatch")
+    message = mismatch.get("message") if isinstance(mismatch, dict) else mismatch
+    return f"{error.get('interaction', 'error')}: {message}"
 
 
 def _known_states() -> str:
