@@ -46,6 +46,7 @@ nox.options.sessions = [
     "lint",
     "tests",
     "ruby_broker_client",
+    "verifiers",
     "reliability",
     "verify",
     "verdict",
@@ -233,6 +234,19 @@ def _stop_embedded_broker() -> None:
             time.sleep(0.05)
 
 
+# The standard Pact filters (verification/settings.py reads them in the cells).
+FILTER_VARIABLES = ("PACT_DESCRIPTION", "PACT_PROVIDER_STATE", "PACT_PROVIDER_NO_STATE")
+
+
+def _filters_set() -> list[str]:
+    """The filters this run sets: a run with any verifies part of the pacts, so no verdict."""
+    return [
+        name
+        for name in FILTER_VARIABLES
+        if os.environ.get(name, "").strip().lower() not in ("", "false", "0", "no")
+    ]
+
+
 def _whole_matrix_selected(session: nox.Session) -> bool:
     """Whether this nox run selected every cell of the matrix.
 
@@ -257,7 +271,7 @@ def verify(session: nox.Session, framework: str) -> None:
     result_file.unlink(missing_ok=True)
     outcome = "failed"
     try:
-        if _whole_matrix_selected(session):
+        if _whole_matrix_selected(session) and not _filters_set():
             session.notify("verdict")
         install(session, framework, "verify")
         env = {"PACT_DIR": f"{session.create_tmp()}/pacts", "PACT_RESULTS_DIR": str(RESULTS_DIR)}
@@ -352,6 +366,11 @@ def _summary() -> str:
             lines.append(f"`pact broker can-i-deploy` says {answer}.")
         elif not verdict["published"]:
             lines.append("The verdict was not published (see the verdict session's output).")
+    elif _filters_set():
+        lines.append(
+            f"Filtered run ({', '.join(_filters_set())}): only the interactions the filters "
+            "chose were verified, so no verdict was published."
+        )
     elif len(runs) < len(ALL_CELLS):
         lines.append(
             f"Part of the matrix ({len(runs)} of {len(ALL_CELLS)} cells): no verdict published. "
@@ -398,6 +417,8 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "--ignore=tests/verification/test_verify_providers.py",
         "--ignore=tests/broker/test_broker_ruby_client.py",
+        # The other verifiers need a venv of their own: the `verifiers` session runs them.
+        "--ignore=tests/verifiers",
         *session.posargs,
     )
 
@@ -458,6 +479,40 @@ def ruby_broker_client(session: nox.Session) -> None:
     """The broker driven by the Ruby pact-broker client, which cannot share the tests' venv."""
     install(session, "ruby-broker-client")
     session.run("pytest", "tests/broker/test_broker_ruby_client.py", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["checks"])
+def verifiers(session: nox.Session) -> None:
+    """Every other verifier against every framework: pact_verifier_cli and the Ruby
+    pact-provider-verifier (pact-python-cli 2.5.7.0, in this session's venv of its own), and
+    pact-js (npm ci in verifiers/pact-js). Each must pass this checkout's pact on a healthy
+    provider and fail it on a broken one. Arguments go to pytest.
+    """
+    install(session, "verifiers")
+    # npm ci: exactly what verifiers/pact-js/package-lock.json pins, nothing newer.
+    session.run(
+        "npm", "ci", "--prefix", "verifiers/pact-js", "--no-audit", "--no-fund", external=True
+    )
+    # The pact the consumer tests write now, so that the verifiers check this checkout's.
+    env = {"PACT_DIR": f"{session.create_tmp()}/pacts"}
+    session.run("pytest", "tests/consumer", "-p", "no:cacheprovider", "-q", env=env)
+    session.run("pytest", "tests/verifiers", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=NEWEST_PYTHON, default=False)
+def provider(session: nox.Session) -> None:
+    """One framework's provider with its state endpoint, in the foreground until Ctrl-C.
+
+        nox -s provider -- flask [--port 8000]
+
+    It serves 127.0.0.1 (a free port unless --port), with the state secret PACT_STATE_SECRET
+    names (else one made for the run), and prints how each verifier is pointed at it.
+    """
+    framework = next((arg for arg in session.posargs if arg in FRAMEWORKS), None)
+    if framework is None:
+        session.error(f"name the framework to serve: nox -s provider -- {'|'.join(FRAMEWORKS)}")
+    install(session, framework)
+    session.run("python", "-m", "providers", *session.posargs, interrupt_timeout=10.0)
 
 
 # No python=: it only reads and writes files, so the Python that runs nox will do, and CI's

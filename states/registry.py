@@ -5,16 +5,29 @@ state's parameters, and their annotations say how the verifier's values are read
 values (body state handler) must already have the annotated type; query-string values
 (`body=False`) are strings and are converted.
 
+Every verifier's dialect is read (`StateChange.from_json`, `StateChange.from_query`):
+
+* the Rust verifier (pact-python 4, `pact_verifier_cli`, pact-js, pact-go) and pact-jvm:
+  `{"state", "params", "action": "setup" | "teardown"}`, one setup per state of the
+  interaction, then (if asked for) one teardown per state;
+* the Ruby `pact-provider-verifier`: `{"consumer", "state", "states": [...], "params"}`
+  with no `action`, and never a teardown: a request without `action` sets up a whole
+  interaction (every state in `states`, else `state`);
+* the query-string form (`?action=setup&state=...&id=42`), `action` optional as well.
+
 The reset rule, which makes every interaction start from an empty store:
 
-* a setup that does not directly follow another setup empties the store first, so the
-  consecutive setups of a multi-state interaction add up, and the first one starts clean;
+* a setup that does not add to the setups of the same interaction empties the store first:
+  a setup adds up only when it directly follows another setup and the API has served no
+  request since (`StateStore.api_calls`), so the setups of a multi-state interaction add up,
+  and an interaction's first setup starts clean even when no teardown came before it;
+* a request without `action` is a whole interaction's setup: it always starts clean;
 * every teardown empties the store after the state's own teardown, so nothing is left for
   the next interaction, framework or test;
 * a state change that fails empties the store too, so a failed interaction leaks nothing.
 
-This needs the verifier's teardown calls (`state_handler(..., teardown=True)`): without
-them, the setups of consecutive interactions look like one multi-state interaction.
+An interaction without a state gets a setup too, from every verifier here (state "" from the
+Rust verifier, null from the Ruby one): it starts from an empty store like any other.
 """
 
 from __future__ import annotations
@@ -229,6 +242,9 @@ class StateRegistry:
     def __iter__(self) -> typing.Iterator[str]:
         return iter(sorted(self._states))
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._states
+
     def __len__(self) -> int:
         return len(self._states)
 
@@ -242,22 +258,41 @@ class StateChange:
     params: Mapping[str, object] = field(default_factory=dict)
     # Query-string state handlers (`body=False`) send every value as a string.
     values_are_strings: bool = False
+    # Sent without "action" (the Ruby verifier): the setup of a whole interaction, which no
+    # teardown will follow, of every state in `states` (else of `state` alone).
+    whole_interaction: bool = False
+    states: tuple[str, ...] = ()
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return self.states or (self.state,)
 
     @classmethod
     def from_json(cls, body: bytes) -> StateChange:
-        """Read `{"action": ..., "state": ..., "params": {...}}` as a body handler sends it."""
+        """Read a JSON state change in any verifier's dialect (see the module docstring)."""
         try:
             document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
             raise StateChangeError("state change body is not valid JSON") from None
         if not isinstance(document, dict):
             raise StateChangeError("state change body must be a JSON object")
-        action = _required(document, "action")
-        state = _required(document, "state")
         params = document.get("params", {})
         if not isinstance(params, dict):
             raise StateChangeError('"params" must be a JSON object')
-        return cls(action=_action(action), state=_state_name(state), params=params)
+        states = _states(document)
+        state = _state_name(_no_state_is_empty(document["state"])) if "state" in document else None
+        if state is None and not states:
+            raise StateChangeError(f"state change is missing {quote('state')}")
+        if state is not None and states and state not in states:
+            raise StateChangeError(
+                f'"state" {quote(state)} is not one of "states" {quote(list(states))}'
+            )
+        name = state if state is not None else states[0]
+        if "action" not in document:
+            return cls("setup", name, params, whole_interaction=True, states=states)
+        if states and states != (name,):
+            raise StateChangeError('"states" names several states: send it without "action"')
+        return cls(action=_action(document["action"]), state=name, params=params)
 
     @classmethod
     def from_query(cls, pairs: Iterable[tuple[str, str]]) -> StateChange:
@@ -267,12 +302,40 @@ class StateChange:
             if key in values:
                 raise StateChangeError(f"query parameter {quote(key)} is given more than once")
             values[key] = value
-        action = _required(values, "action")
         state = _required(values, "state")
         params = {key: value for key, value in values.items() if key not in ("action", "state")}
+        if "action" not in values:
+            return cls(
+                "setup",
+                _state_name(state),
+                params,
+                values_are_strings=True,
+                whole_interaction=True,
+            )
         return cls(
-            action=_action(action), state=_state_name(state), params=params, values_are_strings=True
+            action=_action(values["action"]),
+            state=_state_name(state),
+            params=params,
+            values_are_strings=True,
         )
+
+
+def _states(document: Mapping[str, object]) -> tuple[str, ...]:
+    """The Ruby verifier's `"states": [...]`: every state of the interaction, or ()."""
+    if "states" not in document:
+        return ()
+    states = document["states"]
+    if isinstance(states, list):
+        states = [_no_state_is_empty(state) for state in states]
+    if not isinstance(states, list) or not states or not all(isinstance(s, str) for s in states):
+        raise StateChangeError('"states" must be a non-empty list of strings')
+    return tuple(states)
+
+
+def _no_state_is_empty(state: object) -> object:
+    """The Ruby verifier names no state with null (`"state": null, "states": [null]`); the
+    Rust verifier with "": both mean the interaction has no provider state."""
+    return "" if state is None else state
 
 
 def _refuse_constant(name: str) -> object:
@@ -305,6 +368,7 @@ class StateHandler:
         self.registry = registry
         self._lock = threading.Lock()
         self._last_action: Action | None = None
+        self._api_calls_at_setup = 0
 
     def handle(self, *, body: bytes, query: Iterable[tuple[str, str]]) -> InjectedValues:
         """Handle a state-change request: a JSON body if there is one, else the query string."""
@@ -328,23 +392,35 @@ class StateHandler:
                 raise
 
     def _apply(self, change: StateChange) -> InjectedValues:
-        state = self.registry[change.state]
-        params = state.coerce(change.params, from_query=change.values_are_strings)
-        if change.action == "setup":
-            if self._last_action != "setup":
-                self.store.reset()
-            injected = _run(state, state.setup, self.store, params, "setting up")
-        else:
+        states = [self.registry[name] for name in change.state_names]
+        params = [s.coerce(change.params, from_query=change.values_are_strings) for s in states]
+        if change.action == "teardown":
+            state = states[0]
             try:
                 injected = None
                 if state.teardown_function is not None:
                     injected = _run(
-                        state, state.teardown_function, self.store, params, "tearing down"
+                        state, state.teardown_function, self.store, params[0], "tearing down"
                     )
             finally:
                 self.store.reset()
-        self._last_action = change.action
-        return dict(injected or {})
+            self._last_action = "teardown"
+            return dict(injected or {})
+        if change.whole_interaction or not self._adds_to_the_last_setup():
+            self.store.reset()
+        values: dict[str, object] = {}
+        for state, state_params in zip(states, params, strict=True):
+            values |= _run(state, state.setup, self.store, state_params, "setting up") or {}
+        # A whole interaction's setup is complete: nothing may add to it.
+        self._last_action = None if change.whole_interaction else "setup"
+        self._api_calls_at_setup = self.store.api_calls
+        return values
+
+    def _adds_to_the_last_setup(self) -> bool:
+        """Whether a setup belongs to the same interaction as the last one: it follows a setup
+        directly, with no request to the API in between (a verifier that sends no teardown
+        goes from one interaction's setup and request to the next interaction's setup)."""
+        return self._last_action == "setup" and self.store.api_calls == self._api_calls_at_setup
 
     def _start_over(self) -> None:
         self.store.reset()

@@ -83,6 +83,12 @@ class StateStore(UserRepository, Protocol):
         """Forget every user and start ids at 1 again."""
         ...
 
+    @property
+    def api_calls(self) -> int:
+        """How many `UserRepository` operations the store has served so far: the state handler
+        sees from it whether the API served a request between two setups."""
+        ...
+
 
 class InMemoryUserRepository:
     """A thread-safe in-memory store.
@@ -96,13 +102,16 @@ class InMemoryUserRepository:
         self._lock = threading.Lock()
         self._users: dict[int, User] = {user.id: user for user in users}
         self._next_id = 1
+        self._api_calls = 0
 
     def get(self, user_id: int) -> User | None:
         with self._lock:
+            self._api_calls += 1
             return self._users.get(user_id)
 
     def add(self, new: NewUser) -> User:
         with self._lock:
+            self._api_calls += 1
             user_id = self._next_id
             # Skip ids that a provider state put there on purpose.
             while user_id in self._users:
@@ -116,10 +125,12 @@ class InMemoryUserRepository:
 
     def delete(self, user_id: int) -> bool:
         with self._lock:
+            self._api_calls += 1
             return self._users.pop(user_id, None) is not None
 
     def __contains__(self, user_id: object) -> bool:
         with self._lock:
+            self._api_calls += 1
             return user_id in self._users
 
     def put(self, user: User) -> None:
@@ -136,6 +147,11 @@ class InMemoryUserRepository:
         with self._lock:
             self._users.clear()
             self._next_id = 1
+
+    @property
+    def api_calls(self) -> int:
+        with self._lock:
+            return self._api_calls
 
     def __len__(self) -> int:
         with self._lock:

@@ -14,9 +14,13 @@ earlier states of the same interaction put there.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from states.registry import StateRegistry
-from states.users import StateStore, User
+from states.users import NewUser, StateStore, User
+
+if TYPE_CHECKING:
+    from states.registry import InjectedValues
 
 PROVIDER_STATES = StateRegistry()
 
@@ -59,6 +63,8 @@ def user_123_does_not_exist(store: StateStore) -> None:
     store.delete(VERNA_HAMPTON.id)
 
 
+# "create user 124" and "delete the user 124" are kept for the pacts published before the
+# consumer took ids from "a user was created": a broker may still select those.
 @PROVIDER_STATES.state("create user 124")
 def create_user_124(store: StateStore) -> None:
     """The next user created gets id 124."""
@@ -76,3 +82,11 @@ def delete_the_user_124(store: StateStore) -> None:
 def a_user_exists(store: StateStore, *, id: int, name: str = "Verna Hampton") -> None:
     """A user with this id (and name) exists. `id` is the pact's own name for the param."""
     store.put(sample_user(id, name))
+
+
+@PROVIDER_STATES.state("a user was created")
+def a_user_was_created(store: StateStore, *, name: str = "Delia Fairbanks") -> InjectedValues:
+    """A user created through the store, whatever id it got: the id goes back to the verifier,
+    which puts it where the pact says (`generate.provider_state("/users/${id}")`)."""
+    user = store.add(NewUser(name=name, created_on=datetime(2020, 1, 1, 12, 0, 0, tzinfo=UTC)))
+    return {"id": user.id}

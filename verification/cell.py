@@ -9,11 +9,13 @@ No cell publishes its results: the matrix publishes one verdict when every cell 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import platform
 import re
 import secrets
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +29,8 @@ from pact import Verifier
 
 import providers
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
-from states import StateStore
+from states import PROVIDER_STATES, StateStore
+from states.registry import quote
 from verification import broker_api, broker_relay, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.project import cell_name
@@ -76,13 +79,16 @@ def run(
             results, report, problem = _verify(cell, settings, endpoint, store)
             if problem is not None:
                 raise CellFailure(problem)
-            _check_something_was_verified(results, pacts)
+            _check_something_was_verified(results, pacts, settings)
         except (BrokerError, CellFailure) as failure:
             error = str(failure)
-    interactions = tuple(_outcome(item) for item in results.get("interactionResults", []))
+    interactions = tuple(
+        _name_unknown_states(_outcome(item)) for item in results.get("interactionResults", [])
+    )
     success = error is None and results.get("result") is True
     if not success and provider_log:
         report += "\n\nProvider log:\n" + "\n".join(provider_log)
+    report += _unknown_states_report(interactions) + _rerun_commands(cell, interactions)
     return CellResult(
         cell=cell.name,
         framework=cell.framework,
@@ -96,6 +102,7 @@ def run(
         interactions=interactions,
         pacts=tuple(pacts),
         run=settings.run,
+        filtered=settings.filtered,
         error=error,
         report=report,
     )
@@ -184,6 +191,12 @@ def _verify(
         if settings.include_wip_since:
             builder.include_wip_since(settings.include_wip_since)
         verifier = builder.build()
+        if settings.filtered:
+            verifier.filter(
+                settings.description_filter,
+                state=settings.state_filter,
+                no_state=settings.no_state_filter,
+            )
         with _one_ca_certificate(endpoint.url, server.url):
             server.verify(verifier)
     # output() is a string backed by FFI memory: copy it into a plain str.
@@ -219,13 +232,78 @@ def _one_ca_certificate(*urls: str) -> Iterator[None]:
                     os.environ[name] = value
 
 
-def _check_something_was_verified(results: dict[str, Any], pacts: list[PactRef]) -> None:
+def _check_something_was_verified(
+    results: dict[str, Any], pacts: list[PactRef], settings: Settings
+) -> None:
     interactions = results.get("interactionResults", [])
+    if not interactions and settings.filtered:
+        total = sum(len(pact.interaction_ids) for pact in pacts)
+        raise CellFailure(
+            f"the filter {settings.filters} selected none of the {total} interaction(s) in "
+            f"{len(pacts)} pact(s): nothing was verified"
+        )
     if not interactions:
         raise CellFailure(f"the verifier checked zero interactions in {len(pacts)} pact(s)")
     if results.get("result") is not True and all(i.get("result") == "OK" for i in interactions):
-        errors = "\n".join(str(e) for e in results.get("errors", [])) or "(no detail)"
+        errors = "\n".join(_error_line(e) for e in results.get("errors", [])) or "(no detail)"
         raise CellFailure(f"the verifier failed without naming an interaction:\n{errors}")
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    # {"interaction": "Failed to load pact", "mismatch": {"message": ...}}: say both halves.
+    mismatch = error.get("mismatch")
+    message = mismatch.get("message") if isinstance(mismatch, dict) else mismatch
+    return f"{error.get('interaction', 'error')}: {message}"
+
+
+def _known_states() -> str:
+    return ", ".join(quote(name) for name in PROVIDER_STATES)
+
+
+def _name_unknown_states(outcome: InteractionOutcome) -> InteractionOutcome:
+    """A failed interaction whose state the provider does not know says so itself: the verifier
+    reports only that a state change failed, and the provider's log is easy to miss."""
+    unknown = [state for state in outcome.states if state not in PROVIDER_STATES]
+    if outcome.success or not unknown:
+        return outcome
+    lines = tuple(
+        f"unknown provider state {quote(state)}; the provider knows: {_known_states()}"
+        for state in unknown
+    )
+    return dataclasses.replace(outcome, mismatches=(*lines, *outcome.mismatches))
+
+
+def _unknown_states_report(interactions: tuple[InteractionOutcome, ...]) -> str:
+    unknown = sorted(
+        {state for i in interactions if not i.success for state in i.states} - set(PROVIDER_STATES)
+    )
+    if not unknown:
+        return ""
+    return (
+        f"\n\nProvider states the provider does not know: {', '.join(map(quote, unknown))}"
+        f"\nThe states it knows (states/vocabulary.py): {_known_states()}"
+    )
+
+
+def _rerun_commands(cell: Cell, interactions: tuple[InteractionOutcome, ...]) -> str:
+    """The command that reruns each failed interaction alone, in this cell only."""
+    failed = [interaction for interaction in interactions if not interaction.success]
+    if not failed:
+        return ""
+    lines = ["", "", "To rerun just one failed interaction in this cell:"]
+    for interaction in failed:
+        filters = f"PACT_DESCRIPTION={shlex.quote(exactly(interaction.description))}"
+        if interaction.states:
+            filters += f" PACT_PROVIDER_STATE={shlex.quote(exactly(interaction.states[0]))}"
+        lines.append(f"  {filters} nox -s {shlex.quote(cell.name)}")
+    return "\n".join(lines)
+
+
+def exactly(text: str) -> str:
+    """A regular expression that matches `text` and nothing else, in Python's and in the
+    verifier's (Rust `regex`) syntax alike: only the characters both treat as special are
+    escaped (Rust refuses some of the escapes `re.escape` makes, such as `\\ `)."""
+    return "^" + re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text) + "$"
 
 
 def _snake_case(key: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,6 +75,31 @@ class Settings:
     state_secret: str | None = field(repr=False)
     results_dir: Path
     pact_dir: Path
+    # The standard Pact filters (PACT_DESCRIPTION, PACT_PROVIDER_STATE: regular expressions;
+    # PACT_PROVIDER_NO_STATE: only interactions without a state), to rerun some interactions.
+    description_filter: str | None = None
+    state_filter: str | None = None
+    no_state_filter: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the verifier checks only the interactions a filter chooses: such a cell
+        verified part of the pacts, and the verdict refuses it."""
+        return bool(self.description_filter or self.state_filter or self.no_state_filter)
+
+    @property
+    def filters(self) -> str:
+        """The filters as they were set, for messages: `PACT_DESCRIPTION='a request for user 1'`."""
+        chosen = [
+            f"{name}={shlex.quote(value)}"
+            for name, value in (
+                ("PACT_DESCRIPTION", self.description_filter),
+                ("PACT_PROVIDER_STATE", self.state_filter),
+                ("PACT_PROVIDER_NO_STATE", "true" if self.no_state_filter else None),
+            )
+            if value
+        ]
+        return " ".join(chosen)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -109,7 +136,25 @@ class Settings:
             state_secret=environ.get("PACT_STATE_SECRET") or None,
             results_dir=results_dir(environ),
             pact_dir=Path(environ.get("PACT_DIR") or PROJECT_ROOT / "pacts"),
+            description_filter=_regex(environ, "PACT_DESCRIPTION"),
+            state_filter=_regex(environ, "PACT_PROVIDER_STATE"),
+            no_state_filter=_flag(environ, "PACT_PROVIDER_NO_STATE", default=False),
         )
+
+
+def _regex(environ: Mapping[str, str], name: str) -> str | None:
+    """A filter's regular expression, checked here so that a typo fails with its name.
+
+    Python's syntax is close enough to the verifier's (Rust `regex`) for the patterns a person
+    types; an empty value means no filter, as with every other Pact tool.
+    """
+    value = environ.get(name) or None
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise SettingsError(f"{name} is not a valid regular expression: {error}") from None
+    return value
 
 
 def _build_url(environ: Mapping[str, str]) -> str | None:

@@ -394,3 +394,45 @@ def test_wip_pacts_are_verified_as_pending_until_explicitly_selected(fresh: Data
     )
     assert flags["2"] == (False, False)
     assert flags["3"] == (True, True)
+
+
+def selected_versions(data: Data, selector: dict[str, Any]) -> set[str]:
+    """The consumer versions whose pacts the broker selects for one selector."""
+    body = httpx.post(
+        f"{data.broker.url}/pacts/provider/{data.provider}/for-verification",
+        json={"consumerVersionSelectors": [selector]},
+    ).json()
+    return {
+        pact["_links"]["self"]["name"].split("(v")[1].split(")")[0]
+        for pact in body["_embedded"]["pacts"]
+    }
+
+
+ENVIRONMENT_SELECTORS = [
+    {"deployed": True},
+    {"deployed": True, "environment": "production"},
+    {"deployedOrReleased": True},
+    {"environment": "production"},
+]
+
+
+@pytest.mark.parametrize("selector", ENVIRONMENT_SELECTORS, ids=str)
+def test_a_version_deployed_over_is_no_longer_deployed(
+    fresh: Data, selector: dict[str, Any]
+) -> None:
+    fresh.publish("A", "1", ["/A/1"], "main")
+    fresh.publish("A", "2", ["/A/2"], "main")
+    fresh.deploy("A", "1", "production")
+    assert selected_versions(fresh, selector) == {"1"}
+    # Deploying 2 to the same environment undeploys 1 (record-deployment's documented effect).
+    fresh.deploy("A", "2", "production")
+    assert selected_versions(fresh, selector) == {"2"}
+
+
+@pytest.mark.parametrize("selector", ENVIRONMENT_SELECTORS, ids=str)
+def test_an_undeployed_version_is_no_longer_deployed(fresh: Data, selector: dict[str, Any]) -> None:
+    fresh.publish("A", "1", ["/A/1"], "main")
+    fresh.deploy("A", "1", "production")
+    assert selected_versions(fresh, selector) == {"1"}
+    cli(fresh.broker, "record-undeployment", "-a", fresh.names["A"], "--environment", "production")
+    assert selected_versions(fresh, selector) == set()

@@ -250,7 +250,12 @@ def test_each_cell_uploads_its_results_junit_and_nox_report() -> None:
     assert upload["with"]["path"] == "results/"
 
 
-@pytest.mark.parametrize("session", ["report", "verdict", "pacts", "publish"])
+def test_the_verifiers_job_runs_every_verifier_on_every_framework() -> None:
+    runs = [step.get("run", "") for step in steps("verifiers")]
+    assert "nox --session verifiers" in runs
+
+
+@pytest.mark.parametrize("session", ["report", "verdict", "pacts", "publish", "verifiers"])
 def test_the_sessions_the_workflow_runs_exist(session: str) -> None:
     listed = run_tool("nox", "--list", "--json", "--session", session)
     assert listed.returncode == 0, listed.stderr

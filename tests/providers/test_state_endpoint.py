@@ -84,7 +84,7 @@ def test_query_string_state_changes_work_like_json_ones(provider: Provider) -> N
     [
         (b"not json", 400, "state change body is not valid JSON"),
         (b"[]", 400, "state change body must be a JSON object"),
-        (b'{"state": "user 123 exists"}', 400, 'state change is missing "action"'),
+        (b'{"params": {}}', 400, 'state change is missing "state"'),
         (b'{"action": "setup", "state": 5}', 400, '"state" must be a string'),
         (b'{"action": "setup", "state": "nope"}', 400, 'unknown provider state "nope"; known'),
         (

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from providers import api
-from states import VERNA_HAMPTON
+from states import MAX_USER_ID, VERNA_HAMPTON
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -98,6 +98,19 @@ def test_a_missing_user_is_404_user_not_found(provider: Provider, path: str) -> 
     assert response.status_code == 404
     assert response.content == b'{"detail":"User not found"}'
     assert response.headers["content-type"] == "application/json"
+
+
+def test_the_largest_id_names_its_user_for_get_and_delete(provider: Provider) -> None:
+    # Set up through the state endpoint, as a verifier would: "a user exists" with that id.
+    state = {"state": "a user exists", "params": {"id": MAX_USER_ID}, "action": "setup"}
+    assert provider.request("POST", api.STATE_PATH, json=state).status_code == 200
+    path = f"/users/{MAX_USER_ID}"
+
+    got = provider.request("GET", path)
+    assert got.status_code == 200
+    assert got.json()["id"] == MAX_USER_ID
+    assert provider.request("DELETE", path).status_code == 204
+    assert provider.request("GET", path).status_code == 404
 
 
 @pytest.mark.parametrize(

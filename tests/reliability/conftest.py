@@ -7,8 +7,10 @@ whatever the leak check finds here was left by the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,23 @@ SETTLE_SECONDS = 15.0
 
 # What the attacks measured, by section, printed at the end of the run (pytest -s or not).
 _NOTES: dict[str, list[str]] = {}
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started in this block begin with SIGINT at its default, as a terminal's
+    foreground job does, whatever this process inherited.
+
+    A shell script's background job (`cmd &`, `nohup ... &`) runs with SIGINT ignored, an
+    ignored signal stays ignored across exec, and Python then installs no KeyboardInterrupt:
+    a Ctrl-C test would interrupt nothing. A handled signal is reset to the default at exec,
+    so handling it here while the child is started is enough.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def note(section: str, line: str) -> None:

@@ -29,7 +29,7 @@ import psutil
 import pytest
 
 from providers import api
-from tests.reliability.conftest import note, running_command
+from tests.reliability.conftest import ctrl_c_reaches_children, note, running_command
 from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS
 from verification.settings import Settings
 
@@ -77,14 +77,15 @@ def clone_of_this_checkout(destination: Path) -> Path:
 
 
 def run_nox(checkout: Path, *arguments: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [shutil.which("nox") or "nox", *arguments],
-        cwd=checkout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
+    with ctrl_c_reaches_children():
+        return subprocess.Popen(
+            [shutil.which("nox") or "nox", *arguments],
+            cwd=checkout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
 
 
 @full_only

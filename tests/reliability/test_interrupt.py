@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.reliability.conftest import record_time_to_failure
+from tests.reliability.conftest import ctrl_c_reaches_children, record_time_to_failure
 from tests.reliability.faulty import HUNG
 from verification.project import PROJECT_ROOT
 from verification.settings import Settings
@@ -60,30 +60,31 @@ def test_ctrl_c_while_the_provider_hangs_stops_the_cell_at_once(
 ) -> None:
     temp_dir = tmp_path / "tmp"
     temp_dir.mkdir()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/reliability/cell_to_interrupt.py",
-            "-s",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={tmp_path / 'basetemp'}",
-        ],
-        cwd=PROJECT_ROOT,
-        env={
-            **os.environ,
-            "CELL_FRAMEWORK": framework,
-            "PACT_REQUEST_TIMEOUT_MS": str(REQUEST_TIMEOUT_SECONDS * 1000),
-            "PACT_DIR": str(settings.pact_dir),
-            "TMPDIR": str(temp_dir),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/reliability/cell_to_interrupt.py",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                f"--basetemp={tmp_path / 'basetemp'}",
+            ],
+            cwd=PROJECT_ROOT,
+            env={
+                **os.environ,
+                "CELL_FRAMEWORK": framework,
+                "PACT_REQUEST_TIMEOUT_MS": str(REQUEST_TIMEOUT_SECONDS * 1000),
+                "PACT_DIR": str(settings.pact_dir),
+                "TMPDIR": str(temp_dir),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
     lines = lines_of(process)
     try:
         wait_for(lines, HUNG, seconds=60)

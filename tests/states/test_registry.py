@@ -184,7 +184,11 @@ def test_a_query_state_change_keeps_everything_but_action_and_state_as_string_pa
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
         (b'["setup"]', "must be a JSON object"),
         (b'"setup"', "must be a JSON object"),
-        (b'{"state":"x"}', 'missing "action"'),
+        (b'{"params":{}}', 'missing "state"'),
+        (b'{"state":"x","states":"x"}', '"states" must be a non-empty list of strings'),
+        (b'{"state":"x","states":[]}', '"states" must be a non-empty list of strings'),
+        (b'{"state":"x","states":["y"]}', '"state" "x" is not one of "states"'),
+        (b'{"action":"setup","states":["x","y"]}', 'send it without "action"'),
         (b'{"action":"setup"}', 'missing "state"'),
         (b'{"action":"start","state":"x"}', '"action" must be "setup" or "teardown"'),
         (b'{"action":null,"state":"x"}', '"action" must be "setup" or "teardown"'),
@@ -201,7 +205,7 @@ def test_a_malformed_json_state_change_is_refused_with_the_reason(raw: bytes, me
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [
-        ([], 'missing "action"'),
+        ([], 'missing "state"'),
         ([("action", "setup")], 'missing "state"'),
         ([("action", "nope"), ("state", "")], '"action" must be'),
         ([("action", "setup"), ("state", "a"), ("state", "b")], '"state" is given more than once'),

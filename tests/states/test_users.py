@@ -104,3 +104,16 @@ def test_concurrent_adds_and_deletes_never_lose_or_share_an_id() -> None:
     all_ids = [user_id for ids in created for user_id in ids]
     assert len(all_ids) == len(set(all_ids)) == threads_count * per_thread
     assert len(store) == sum(1 for user_id in all_ids if user_id % 2 == 0)
+
+
+def test_api_calls_counts_the_operations_the_api_uses_and_not_the_states_own() -> None:
+    store = InMemoryUserRepository()
+    store.put(User(id=1, name="A", created_on=datetime(2024, 1, 1, tzinfo=UTC)))
+    store.set_next_id(5)
+    store.reset()
+    assert store.api_calls == 0
+    store.get(1)
+    store.add(NewUser(name="B", created_on=datetime(2024, 1, 1, tzinfo=UTC)))
+    store.delete(1)
+    _ = 1 in store
+    assert store.api_calls == 4

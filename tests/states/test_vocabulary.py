@@ -41,7 +41,21 @@ def test_the_vocabulary_has_the_seed_states_and_the_parameterised_one() -> None:
         "create user 124",
         "delete the user 124",
         "a user exists",
+        "a user was created",
     } <= set(PROVIDER_STATES)
+
+
+def test_a_user_was_created_returns_the_id_the_user_got(
+    handler: StateHandler, store: InMemoryUserRepository
+) -> None:
+    store.set_next_id(500)  # forgotten: the first setup of an interaction resets the store
+    injected = handler.handle(
+        body=json.dumps({"action": "setup", "state": "a user was created"}).encode(), query=[]
+    )
+    assert injected == {"id": 1}
+    user = store.get(1)
+    assert user is not None
+    assert user.name == "Delia Fairbanks"
 
 
 def test_user_123_exists_is_verna_hampton(

@@ -8,11 +8,18 @@ answers 500) are in tests/reliability/test_cell_faults.py.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
+
+from broker.testing import pact_document, publish_body, start_broker
 from states import InMemoryUserRepository, User
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
-from verification.settings import Settings
+from verification.settings import PROVIDER, Settings
 
 
 class MisnamingStore(InMemoryUserRepository):
@@ -36,3 +43,49 @@ def test_a_provider_that_breaks_the_contract_fails_the_cell_and_names_the_intera
     (outcome,) = result.failed
     assert any("Somebody Else" in line for line in outcome.mismatches), outcome.mismatches
     assert "a request for user 42" in result.report
+
+
+@pytest.fixture
+def empty_broker(tmp_path: Path) -> Iterator[BrokerEndpoint]:
+    running = start_broker(tmp_path / "broker.sqlite")
+    yield BrokerEndpoint(running.url)
+    assert running.stop() == 0
+
+
+def publish(endpoint: BrokerEndpoint, document: dict[str, Any]) -> None:
+    body = publish_body(document, "1", branch="main")
+    httpx.post(f"{endpoint.url}/contracts/publish", json=body).raise_for_status()
+
+
+def test_a_pact_with_no_interactions_fails_the_cell_as_nothing_verified(
+    framework: str, settings: Settings, empty_broker: BrokerEndpoint
+) -> None:
+    publish(empty_broker, pact_document("EmptyConsumer", PROVIDER, paths=[]))
+
+    result = run(Cell(framework), settings, empty_broker)
+
+    assert not result.success
+    assert result.verified == 0
+    assert result.error == "the verifier checked zero interactions in 1 pact(s)"
+
+
+def test_a_pact_the_verifier_cannot_load_fails_the_cell_though_every_interaction_passed(
+    framework: str, settings: Settings, empty_broker: BrokerEndpoint
+) -> None:
+    # One pact verifies (no user 1, and the consumer expects 404); the other is stored but no
+    # verifier can read it: the Rust verifier then fails the run without naming an interaction.
+    healthy = pact_document("OtherConsumer", PROVIDER, paths=["/users/1"])
+    healthy["interactions"][0]["response"]["status"] = 404
+    unreadable = pact_document("UnreadableConsumer", PROVIDER, paths=["/users/1"])
+    unreadable["interactions"][0]["type"] = "Nonsense/Type"
+    publish(empty_broker, healthy)
+    publish(empty_broker, unreadable)
+
+    result = run(Cell(framework), settings, empty_broker)
+
+    assert not result.success
+    assert [outcome.success for outcome in result.interactions] == [True]
+    assert result.error is not None
+    assert result.error.startswith("the verifier failed without naming an interaction:")
+    assert "Failed to load pact: " in result.error
+    assert "incorrect type attribute" in result.error
