@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from providers import api
+from providers import fastapi as fastapi_adapter
 from providers.runner import serve
-
-fastapi_adapter = pytest.importorskip("providers.fastapi")
 
 # What README.md's table says the API answers, operation by operation.
 USER_API = {
