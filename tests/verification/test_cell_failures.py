@@ -7,7 +7,6 @@ answers 500) are in tests/reliability/test_cell_faults.py.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,10 @@ import httpx
 import pytest
 
 from broker.testing import pact_document, publish_body, start_broker
-from states import InMemoryUserRepository, User
+from tests.broken_store import WRONG_NAME, MisnamingStore
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.settings import PROVIDER, Settings
-
-
-class MisnamingStore(InMemoryUserRepository):
-    """A fake user database with a bug: every user it returns has the wrong name."""
-
-    def get(self, user_id: int) -> User | None:
-        user = super().get(user_id)
-        return None if user is None else dataclasses.replace(user, name="Somebody Else")
 
 
 def test_a_provider_that_breaks_the_contract_fails_the_cell_and_names_the_interaction(
@@ -41,7 +32,7 @@ def test_a_provider_that_breaks_the_contract_fails_the_cell_and_names_the_intera
     # The consumer asks for the name the state gave user 42; user 123's name is matched by type.
     assert failed == {"a request for user 42"}
     (outcome,) = result.failed
-    assert any("Somebody Else" in line for line in outcome.mismatches), outcome.mismatches
+    assert any(WRONG_NAME in line for line in outcome.mismatches), outcome.mismatches
     assert "a request for user 42" in result.report
 
 

@@ -11,18 +11,11 @@ import shlex
 
 import pytest
 
-from states import PROVIDER_STATES, InMemoryUserRepository, User
+from states import PROVIDER_STATES
+from tests.broken_store import MisnamingStore
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, exactly, run
 from verification.settings import Settings, SettingsError
-
-
-class MisnamingStore(InMemoryUserRepository):
-    """A fake user database with a bug: every user it returns has the wrong name."""
-
-    def get(self, user_id: int) -> User | None:
-        user = super().get(user_id)
-        return None if user is None else dataclasses.replace(user, name="Somebody Else")
 
 
 def test_a_description_filter_verifies_only_that_interaction_and_marks_the_cell(

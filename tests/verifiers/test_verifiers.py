@@ -9,7 +9,6 @@ its own dialect; the provider runs in this process on a loopback port, with a se
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -25,7 +24,7 @@ from pact import Verifier
 
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.testing import ProviderUnderTest, running_provider
-from states import InMemoryUserRepository, User
+from tests.broken_store import WRONG_NAME, MisnamingStore
 from verification.project import FRAMEWORKS, PROJECT_ROOT
 
 PROVIDER = "UserProvider"
@@ -40,14 +39,6 @@ TIMEOUT = 120
 class Outcome:
     passed: bool
     output: str
-
-
-class MisnamingStore(InMemoryUserRepository):
-    """A fake user database with a bug: every user it returns has the wrong name."""
-
-    def get(self, user_id: int) -> User | None:
-        user = super().get(user_id)
-        return None if user is None else dataclasses.replace(user, name="Somebody Else")
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +216,7 @@ def test_the_verifier_fails_the_pact_on_a_broken_provider(
     outcome = VERIFIERS[verifier](broken, pact_file, secret)
     assert not outcome.passed, outcome.output
     assert BROKEN_INTERACTION in outcome.output
-    assert "Somebody Else" in outcome.output, outcome.output
+    assert WRONG_NAME in outcome.output, outcome.output
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
