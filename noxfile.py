@@ -144,11 +144,17 @@ class CellRun:
 # leaves its URL there, and the verdict its answer. The nox process that names the folder
 # prints the table and stops the broker; its workers inherit the name.
 _RUN_DIR_VARIABLE = "PACT_MATRIX_RUN_DIR"
-_MAIN_PROCESS = _RUN_DIR_VARIABLE not in os.environ
+_RUN_OWNER_VARIABLE = "PACT_MATRIX_RUN_OWNER"
+# A worker is a child of the nox process that named the folder (nox starts each one itself).
+# Any other nox that inherits the variables, such as a test that runs nox in a clone from a
+# session, is a run of its own: sharing the folder, it left its broker running for this run's
+# cells to use, and this run's verdict found no broker of its own.
+_MAIN_PROCESS = os.environ.get(_RUN_OWNER_VARIABLE) != str(os.getppid())
 if _MAIN_PROCESS:
     os.environ[_RUN_DIR_VARIABLE] = str(
         Path(tempfile.gettempdir(), f"pact-matrix-run-{uuid.uuid4().hex}")
     )
+    os.environ[_RUN_OWNER_VARIABLE] = str(os.getpid())
     # The run the cells' results belong to; CI names one for all the jobs of a workflow run.
     os.environ.setdefault("PACT_MATRIX_RUN", f"nox-{uuid.uuid4().hex[:12]}")
 RUN_DIR = Path(os.environ[_RUN_DIR_VARIABLE])
