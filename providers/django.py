@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
 import django
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.urls import path, register_converter
 from django.views import View
 from pydantic import TypeAdapter
@@ -30,7 +30,7 @@ from providers import api
 from states import InMemoryUserRepository
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -117,12 +117,14 @@ class AppMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         app: UsersApp = request.META[APP_KEY]
-        request.urlconf = app.urlconf  # type: ignore[assignment]  # a module or any object
+        # Django's per-request URLconf (a module, its name, or any object with `urlpatterns`),
+        # which django-stubs does not declare.
+        request.urlconf = app.urlconf  # type: ignore[attr-defined]
         response = self.get_response(request)
         if response.status_code == 204:
             # RFC 9110, 8.6: no Content-Length in a 204 (CommonMiddleware gives every answer one).
             del response["Content-Length"]
-        if request.method == "HEAD":
+        if request.META["REQUEST_METHOD"] == "HEAD":  # as sent: `head` is a 405 with its body
             # After CommonMiddleware: Content-Length stays that of the GET answer.
             response.content = b""
         return response
@@ -163,12 +165,11 @@ class ApiView(View):
     frameworks do: methods are case-sensitive, a 405 is JSON, OPTIONS is a 204, and `Allow`
     lists every method of the path, sorted."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Django upper-cases the method, but methods are case-sensitive (RFC 9110, 9.1).
         if request.META["REQUEST_METHOD"] != request.method:
             return self.http_method_not_allowed(request)
-        response: HttpResponse = super().dispatch(request, *args, **kwargs)
-        return response
+        return super().dispatch(request, *args, **kwargs)
 
     def allow(self) -> str:
         return api.allow_header(
@@ -258,7 +259,7 @@ class WithProviderStates:
     """The URLconf of an app asked for provider states (a URLconf is any object with
     `urlpatterns`): the user API and `POST /_pact/provider_states`."""
 
-    urlpatterns = [
+    urlpatterns: ClassVar = [
         *urlpatterns,
         path(api.STATE_PATH.removeprefix("/"), ProviderStateView.as_view()),
     ]
@@ -279,13 +280,9 @@ class UsersApp(WSGIHandler):
         super().__init__()
         self.store = store
         self.state_endpoint = state_endpoint
-        self.urlconf: object = (
-            WithProviderStates if state_endpoint is not None else __name__
-        )
+        self.urlconf: object = WithProviderStates if state_endpoint is not None else __name__
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> HttpResponseBase:
         environ[APP_KEY] = self
         _read_chunked_body(environ)
         return super().__call__(environ, start_response)
