@@ -42,22 +42,21 @@ APP_KEY: Final = "pact_matrix.app"
 if not settings.configured:  # a process that configured Django itself keeps its settings
     settings.configure(
         DEBUG=False,  # errors are the handlers' JSON below, never Django's debug pages
-        # Any Host, as on Flask and FastAPI: the app builds no URL from it.
+        # Nothing here reads the Host (no CommonMiddleware, no CSRF, no absolute URLs); were
+        # anything to, any Host, as on Flask and FastAPI.
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
-        MIDDLEWARE=[
-            f"{__name__}.AppMiddleware",
-            # Content-Length on every answer, as on Flask and FastAPI.
-            "django.middleware.common.CommonMiddleware",
-            # No CsrfViewMiddleware (a JSON API without cookies or sessions), and no
-            # SecurityMiddleware or XFrameOptionsMiddleware: headers for HTML that browsers
-            # render, which the other frameworks do not send either.
-        ],
-        # `/users` is not found, not redirected to `/users/` (CommonMiddleware would): a
-        # redirected POST loses its body with many clients.
-        APPEND_SLASH=False,
+        # Only this module's middleware. No CommonMiddleware: its APPEND_SLASH redirects
+        # `/users` to `/users/` (a redirected POST loses its body with many clients) and it
+        # answers a malformed Host with a 400 (Flask and FastAPI read no Host). No
+        # CsrfViewMiddleware: a JSON API without cookies or sessions. No SecurityMiddleware or
+        # XFrameOptionsMiddleware: headers for HTML pages, which no other framework sends.
+        MIDDLEWARE=[f"{__name__}.AppMiddleware"],
         # A declared body over the limit is RequestDataTooBig when a view reads it (a 413).
         DATA_UPLOAD_MAX_MEMORY_SIZE=api.MAX_BODY_BYTES,
+        # No cap of 1000 query parameters (a 400 on the state endpoint): the server's limit on
+        # the request line bounds them, as on Flask and FastAPI.
+        DATA_UPLOAD_MAX_NUMBER_FIELDS=None,
         # A 5xx is a bug: its traceback goes to stderr (with DEBUG off, Django's own logging
         # configuration shows nothing); 4xx answers are not logged.
         LOGGING={
@@ -109,8 +108,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 class AppMiddleware:
-    """The app's URLconf for each request, its domain errors as JSON answers, and no body for
-    HEAD (Django leaves that to the server, and Werkzeug's sends it)."""
+    """The app's URLconf for each request, its domain errors as JSON answers, Content-Length
+    on every answer but a 204, and no body for HEAD (Django leaves that to the server, and
+    Werkzeug's sends it)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -121,12 +121,11 @@ class AppMiddleware:
         # which django-stubs does not declare.
         request.urlconf = app.urlconf  # type: ignore[attr-defined]
         response = self.get_response(request)
-        if response.status_code == 204:
-            # RFC 9110, 8.6: no Content-Length in a 204 (CommonMiddleware gives every answer one).
-            del response["Content-Length"]
+        if response.status_code != 204:  # RFC 9110, 8.6: a 204 has none
+            # As CommonMiddleware would; Werkzeug's server would otherwise send it chunked.
+            response["Content-Length"] = str(len(response.content))
         if request.META["REQUEST_METHOD"] == "HEAD":  # as sent: `head` is a 405 with its body
-            # After CommonMiddleware: Content-Length stays that of the GET answer.
-            response.content = b""
+            response.content = b""  # Content-Length stays that of the GET answer
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -284,18 +283,23 @@ class UsersApp(WSGIHandler):
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> HttpResponseBase:
         environ[APP_KEY] = self
-        _read_chunked_body(environ)
+        _body_by_length(environ)
         return super().__call__(environ, start_response)
 
 
-def _read_chunked_body(environ: WSGIEnvironment) -> None:
-    """Django reads a body by its Content-Length only, so a chunked one (which the server
-    dechunks and ends: `wsgi.input_terminated`) would read as empty. Read it, one byte past the
-    limit at most, and declare its length: over the limit, it is then a 413 like any other."""
-    if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
-        body = environ["wsgi.input"].read(api.MAX_BODY_BYTES + 1)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+def _body_by_length(environ: WSGIEnvironment) -> None:
+    """Django reads a body by its Content-Length alone: a chunked body (which the server
+    dechunks and ends, `wsgi.input_terminated`) would read as empty, and a malformed length
+    would raise ValueError in `request.body` (a 500). Read a chunked body, one byte past the
+    limit at most, and declare its length, so that over the limit it is a 413 like any other;
+    a malformed length is no body, as Werkzeug reads it for Flask."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isascii() and length.isdigit():
+        return
+    chunked = environ.get("wsgi.input_terminated")
+    body = environ["wsgi.input"].read(api.MAX_BODY_BYTES + 1) if chunked else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def create_app(
