@@ -1,7 +1,7 @@
 """The user API on Django: a URLconf with a registered path converter, class-based views and
 `JsonResponse`, as Django's tutorial and its "URL dispatcher" and "Class-based views" topics
 write them; the rules are in `providers.api`. The production app, `providers.django:app`, is a
-WSGI application (`gunicorn providers.django:app`) and never has the provider-state endpoint.
+WSGI application for any WSGI server, and never has the provider-state endpoint.
 
 Django's settings are process-global and configured once, here. Each `create_app` answer is a
 WSGI handler of its own that puts itself in the WSGI environ; `AppMiddleware` gives each request
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 # Where a request finds the app that serves it (PEP 3333: the environ carries extensions).
 APP_KEY: Final = "pact_matrix.app"
 
-if not settings.configured:  # a process that configured Django itself keeps its settings
+# Once per process. A host project that configured Django before keeps its own settings (whose
+# MIDDLEWARE must then list AppMiddleware).
+if not settings.configured:
     settings.configure(
         DEBUG=False,  # errors are the handlers' JSON below, never Django's debug pages
         # Nothing here reads the Host (no CommonMiddleware, no CSRF, no absolute URLs); were
