@@ -431,7 +431,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS, tags=["checks"])
 def crosscheck(session: nox.Session) -> None:
-    """Flask and FastAPI answer every generated request alike, and the cells' results agree.
+    """Every framework answers every generated request alike, and the cells' results agree.
 
     CROSSCHECK_EXAMPLES sets the hypothesis examples per test (default 1000; the test suite
     runs 200). Extra arguments go to pytest. The cells' results in results/, when there are

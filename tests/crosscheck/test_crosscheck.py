@@ -1,11 +1,11 @@
 """Differential checks: the providers of every framework must be indistinguishable.
 
-Every framework that pyproject.toml lists (Flask and FastAPI) runs side by side on real
-sockets, over stores that start out the same, and gets the same generated requests: odd ids
-and paths, wrong methods, bad bodies and content types, bodies over the size limit, state
-changes, and sequences of create / read / delete. Each answer must agree with the first
-framework's on status, content type, JSON body (timestamps by format, not value), the header
-names a client sees, and the values of `Allow` and `Content-Length`.
+Every framework that pyproject.toml lists runs side by side on real sockets, over stores that
+start out the same, and gets the same generated requests: odd ids and paths, wrong methods, bad
+bodies and content types, bodies over the size limit, state changes, and sequences of create /
+read / delete. Each answer must agree with the first framework's on status, content type, JSON
+body (timestamps by format, not value), the header names a client sees, and the values of
+`Allow` and `Content-Length`.
 
 `CROSSCHECK_EXAMPLES` sets how many examples each test runs (default 200; the `crosscheck`
 nox session runs many more).

@@ -121,7 +121,7 @@ def test_it_uses_pact_state_secret_and_the_port_it_is_given() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["django"], "invalid choice: 'django'"),
+        (["no_such_framework"], "invalid choice: 'no_such_framework'"),
         (["flask", "--port", "70000"], "--port must be from 0 to 65535"),
         ([], "the following arguments are required: framework"),
     ],

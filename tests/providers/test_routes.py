@@ -13,6 +13,8 @@ import pytest
 import providers
 from providers import api
 from providers.runner import serve
+from providers.testing import running_provider
+from states import VERNA_HAMPTON
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -56,11 +58,28 @@ def test_the_factory_mounts_the_state_endpoint_only_when_asked(
     assert state_endpoint == ("OPTIONS, POST" if provider_states else None)
 
 
+def test_apps_made_in_one_process_are_independent(framework: str) -> None:
+    """Two apps at once (framework settings may be process-global, as Django's are): each keeps
+    its own store and its own routes."""
+    with (
+        running_provider(framework) as with_states,
+        running_provider(framework, provider_states=False) as without,
+    ):
+        with_states.store.put(VERNA_HAMPTON)
+        assert without.request("GET", "/users/123").status_code == 404
+        assert with_states.request("GET", "/users/123").status_code == 200
+        assert allowed(without.url, api.STATE_PATH) is None
+        assert allowed(with_states.url, api.STATE_PATH) == "OPTIONS, POST"
+        assert without.request("POST", "/users/", json={"name": "A"}).json()["id"] == 1
+        assert len(with_states.store) == 1
+
+
 def test_the_generic_factory_defaults_to_no_state_endpoint(framework: str) -> None:
     with serve(providers.create_app(framework)) as server:
         assert allowed(server.url, api.STATE_PATH) is None
 
 
 def test_an_unknown_framework_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"no providers/django\.py"):
-        providers.create_app("django")
+    # A name no framework module can have, so that adding a framework never touches this test.
+    with pytest.raises(ValueError, match=r"no providers/no_such_framework\.py"):
+        providers.create_app("no_such_framework")
