@@ -521,6 +521,7 @@ def _machine(load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
             "werkzeug",
             "fastapi",
             "uvicorn",
+            "django",
             "httpx",
             "nox",
         )
