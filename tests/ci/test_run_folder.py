@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from verification.project import PROJECT_ROOT
 
@@ -42,16 +43,14 @@ def test_a_nox_started_by_no_run_names_a_folder_of_its_own() -> None:
     assert str(loaded["folder"]).startswith("/")
 
 
-def test_a_child_of_the_run_that_named_the_folder_is_its_worker() -> None:
+def test_a_child_of_the_run_that_named_the_folder_is_its_worker(tmp_path: Path) -> None:
     # This process stands for the main nox: the loaded noxfile is its child, as a worker is.
-    loaded = load_noxfile(
-        PACT_MATRIX_RUN_DIR="/tmp/the-run", PACT_MATRIX_RUN_OWNER=str(os.getpid())
-    )
-    assert loaded == {"folder": "/tmp/the-run", "main": False}
+    loaded = load_noxfile(PACT_MATRIX_RUN_DIR=str(tmp_path), PACT_MATRIX_RUN_OWNER=str(os.getpid()))
+    assert loaded == {"folder": str(tmp_path), "main": False}
 
 
-def test_a_nox_that_only_inherited_the_folder_is_a_run_of_its_own() -> None:
+def test_a_nox_that_only_inherited_the_folder_is_a_run_of_its_own(tmp_path: Path) -> None:
     # As a test's nox inside a session: the variables came through pytest, not from its parent.
-    loaded = load_noxfile(PACT_MATRIX_RUN_DIR="/tmp/the-run", PACT_MATRIX_RUN_OWNER="1")
+    loaded = load_noxfile(PACT_MATRIX_RUN_DIR=str(tmp_path), PACT_MATRIX_RUN_OWNER="1")
     assert loaded["main"] is True
-    assert loaded["folder"] != "/tmp/the-run"
+    assert loaded["folder"] != str(tmp_path)
