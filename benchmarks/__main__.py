@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks import matrix
 from benchmarks.failures import HANG_SECONDS, PASSING, SCENARIOS
 from benchmarks.harness import median
-from verification.project import FRAMEWORKS, PROJECT_ROOT
+from matrix import FRAMEWORKS, PROJECT_ROOT
 
 START_MARKER = "<!-- bench:start (written by `nox -s bench`; edit outside these markers) -->"
 END_MARKER = "<!-- bench:end -->"

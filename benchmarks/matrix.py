@@ -23,7 +23,7 @@ from io import BytesIO
 from pathlib import Path
 from xml.etree import ElementTree
 
-from verification.project import PROJECT_ROOT
+from matrix import PROJECT_ROOT
 
 ENVIRONMENT = {
     "PACT_PROVIDER_VERSION": "bench",

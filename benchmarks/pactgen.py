@@ -18,7 +18,7 @@ from pathlib import Path
 from pact import Pact, match
 
 from consumer import ISO_8601_WITH_OFFSET
-from verification.settings import PROVIDER
+from matrix import PROVIDER
 
 CONSUMER = "BenchConsumer"
 STATE = "a user exists"  # states/vocabulary.py

@@ -11,9 +11,13 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import errno
+import os
 import signal
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +52,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument(
+        "--exit-with",
+        type=int,
+        metavar="PID",
+        help="stop when this process ends (the run that started the broker), however it ends",
     )
     return parser.parse_args(argv)
 
@@ -95,9 +105,32 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stop_when_gone(server: _Server, pid: int) -> None:
+    """Poll `pid`; once it has ended, stop the server (a run killed outright leaves no broker)."""
+    while not server.should_exit:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            server.should_exit = True
+            return
+        except PermissionError:
+            pass
+        time.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    sock = _bind(arguments.host, arguments.port)
+    try:
+        sock = _bind(arguments.host, arguments.port)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"error: port {arguments.port} on {arguments.host} is already in use (another broker?):"
+            " stop what uses it, or choose another port with --port (0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 2
     bound_port = sock.getsockname()[1]
     host = f"[{arguments.host}]" if ":" in arguments.host else arguments.host
     app = create_app(arguments.db, auth=Auth.from_env())
@@ -112,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         access_log=arguments.log_level in ("debug", "info"),
     )
     server = _Server(config, f"http://{host}:{bound_port}")
+    if arguments.exit_with:
+        threading.Thread(
+            target=_stop_when_gone, args=(server, arguments.exit_with), daemon=True
+        ).start()
     asyncio.run(server.serve(sockets=[sock]))
     return 0
 

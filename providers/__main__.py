@@ -22,14 +22,10 @@ import threading
 from types import FrameType
 
 import providers
+from matrix import CONSUMER, FRAMEWORKS, PROVIDER
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.runner import serve
 from states import PROVIDER_STATES, InMemoryUserRepository
-from verification.project import FRAMEWORKS  # the standard library only, like this module
-
-# The name the consumers' pacts give the provider (verification.settings.PROVIDER, which
-# imports httpx: `nox -s provider` installs only the framework).
-PROVIDER = "UserProvider"
 
 SECRET_VARIABLE = "PACT_STATE_SECRET"
 # The verifiers' commands read the secret from this variable, so that it appears on no
@@ -71,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(framework: str, base_url: str, secret: str, secret_source: str) -> str:
     state_url = f"{base_url}{STATE_PATH}"
-    pact = "pacts/UserConsumer-UserProvider.json"
+    pact = f"pacts/{CONSUMER}-{PROVIDER}.json"
     quoted = shlex.quote
     lines = [
         f"{PROVIDER} on {framework}, until Ctrl-C",

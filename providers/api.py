@@ -37,7 +37,7 @@ from states import (
     StateStore,
     UserRepository,
 )
-from states.registry import quote
+from states.registry import shown
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def invalid_body(errors: Iterable[Mapping[str, Any]]) -> InvalidInput:
     unknown = sorted(str(error["loc"][0]) for error in errors if error["type"] == "extra_forbidden")
     if unknown:
         allowed = ", ".join(sorted(_FIELD_RULES))
-        return InvalidInput(f"Unknown field {quote(unknown[0])}; allowed fields: {allowed}")
+        return InvalidInput(f"Unknown field {shown(unknown[0])}; allowed fields: {allowed}")
     kind, loc = errors[0]["type"], errors[0]["loc"]
     if kind == "json_invalid" or (not loc and kind == "missing"):  # or an empty body
         return InvalidInput(NOT_JSON)

@@ -71,10 +71,10 @@ class StateFunctionFailed(StateChangeError):
     """The state's own setup or teardown function raised."""
 
 
-def quote(value: object, limit: int = 80) -> str:
+def shown(value: object, limit: int = 80) -> str:
     """Show a client-sent value in an error message: as JSON, ASCII-only, at most `limit` long."""
-    shown = json.dumps(value, default=repr)
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,12 @@ class State:
         if unknown:
             takes = ", ".join(self.params) or "no parameters"
             raise StateChangeError(
-                f"state {quote(self.name)} does not take parameter {quote(unknown[0])}"
+                f"state {shown(self.name)} does not take parameter {shown(unknown[0])}"
                 f" (it takes: {takes})"
             )
         missing = [p.name for p in self.params.values() if p.required and p.name not in params]
         if missing:
-            raise StateChangeError(f"state {quote(self.name)} needs parameter {quote(missing[0])}")
+            raise StateChangeError(f"state {shown(self.name)} needs parameter {shown(missing[0])}")
         return {
             name: _coerce_value(self.name, self.params[name], value, from_query=from_query)
             for name, value in params.items()
@@ -131,8 +131,8 @@ def _coerce_value(state: str, param: _Param, value: object, *, from_query: bool)
         converted = value if _is_exactly(param.type, value) else _INVALID
     if converted is _INVALID:
         raise StateChangeError(
-            f"state {quote(state)}: parameter {quote(param.name)} must be {expected},"
-            f" got {quote(value)}"
+            f"state {shown(state)}: parameter {shown(param.name)} must be {expected},"
+            f" got {shown(value)}"
         )
     return converted
 
@@ -234,9 +234,9 @@ class StateRegistry:
         try:
             return self._states[name]
         except KeyError:
-            known = ", ".join(quote(known) for known in sorted(self._states))
+            known = ", ".join(shown(known) for known in sorted(self._states))
             raise StateChangeError(
-                f"unknown provider state {quote(name)}; known states: {known}"
+                f"unknown provider state {shown(name)}; known states: {known}"
             ) from None
 
     def __iter__(self) -> typing.Iterator[str]:
@@ -282,10 +282,10 @@ class StateChange:
         states = _states(document)
         state = _state_name(_no_state_is_empty(document["state"])) if "state" in document else None
         if state is None and not states:
-            raise StateChangeError(f"state change is missing {quote('state')}")
+            raise StateChangeError(f"state change is missing {shown('state')}")
         if state is not None and states and state not in states:
             raise StateChangeError(
-                f'"state" {quote(state)} is not one of "states" {quote(list(states))}'
+                f'"state" {shown(state)} is not one of "states" {shown(list(states))}'
             )
         name = state if state is not None else states[0]
         if "action" not in document:
@@ -300,7 +300,7 @@ class StateChange:
         values: dict[str, str] = {}
         for key, value in pairs:
             if key in values:
-                raise StateChangeError(f"query parameter {quote(key)} is given more than once")
+                raise StateChangeError(f"query parameter {shown(key)} is given more than once")
             values[key] = value
         state = _required(values, "state")
         params = {key: value for key, value in values.items() if key not in ("action", "state")}
@@ -344,7 +344,7 @@ def _refuse_constant(name: str) -> object:
 
 def _required(document: Mapping[str, object], key: str) -> object:
     if key not in document:
-        raise StateChangeError(f"state change is missing {quote(key)}")
+        raise StateChangeError(f"state change is missing {shown(key)}")
     return document[key]
 
 
@@ -434,5 +434,5 @@ def _run(
         return function(store, **params)
     except Exception as error:
         # Only the exception's type and message: a stack trace never leaves the process.
-        message = f"{type(error).__name__}: {quote(str(error), 200)}"
-        raise StateFunctionFailed(f"{doing} state {quote(state.name)} failed: {message}") from error
+        message = f"{type(error).__name__}: {shown(str(error), 200)}"
+        raise StateFunctionFailed(f"{doing} state {shown(state.name)} failed: {message}") from error

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from verification.results import CellResult, load_results, results_dir
@@ -52,64 +52,63 @@ def _results(directory: Path, *, required: bool) -> list[CellResult]:
 
 def publish_verdict(args: argparse.Namespace) -> int:
     # Imported here, like publish: it needs httpx and the pact CLI.
+    from matrix import ALL_CELLS, PROVIDER
     from verification import pact_cli, verdict
-    from verification.project import ALL_CELLS
-    from verification.settings import PROVIDER, Settings, SettingsError
+    from verification.broker_api import masked
+    from verification.run import VerdictSummary
+    from verification.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()
-        results = _results(args.results_dir, required=True)
-        run = settings.run
-        if run is not None and not any(result.run == run for result in results):
-            newest = max(results, key=lambda result: _mtime(args.results_dir, result.cell))
-            print(f"No cell results of run {run}: judging run {newest.run}, the newest here.")
-            run = newest.run
-        judged = verdict.judge(results, ALL_CELLS, run=run)
+        judged = verdict.judge(
+            _results(args.results_dir, required=True), ALL_CELLS, whole=args.whole
+        )
     except (SettingsError, verdict.VerdictError) as error:
         raise CommandError(str(error)) from error
     print("\n".join(judged.lines()))
-    summary: dict[str, object] = {
-        "success": judged.success,
-        "pacts": [{"line": pact.line(), "success": pact.success} for pact in judged.pacts],
-        "missing": list(judged.missing),
-        "published": False,
-        "can_i_deploy": None,
-    }
-    try:
-        if settings.broker is None or not settings.publish_results:
-            print(
-                "The verdict was not published: "
-                + (
-                    "no broker is named (PACT_BROKER_BASE_URL)."
-                    if settings.broker is None
-                    else "PACT_PUBLISH_VERIFICATION_RESULTS is not true."
-                )
-            )
-        else:
-            endpoint = settings.broker
-            if settings.embedded:
-                judged = verdict.rebased(judged, endpoint.url)
+    pact_lines = tuple(pact.line() for pact in judged.pacts)
+    if settings.pact_url:
+        pact_lines = tuple(f"{line} (PACT_URL {masked(settings.pact_url)})" for line in pact_lines)
+    summary = VerdictSummary(success=judged.success, pacts=pact_lines, missing=judged.missing)
+    if settings.broker is None:
+        summary = replace(summary, not_published="no broker is named (PACT_BROKER_BASE_URL)")
+    elif not settings.publish_results:
+        summary = replace(summary, not_published="PACT_PUBLISH_VERIFICATION_RESULTS is not true")
+    elif not judged.pacts:
+        summary = replace(summary, not_published="the cells verified no pact")
+    else:
+        endpoint = settings.broker
+        if settings.embedded:
+            judged = verdict.rebased(judged, endpoint.url)
+        try:
             created = verdict.publish(endpoint, judged, build_url=settings.build_url)
-            summary["published"] = True
+            summary = replace(summary, published=True)
             print(f"Published {len(created)} verification result(s) to {endpoint.url}.")
             deployable, answer = pact_cli.can_i_deploy(
                 endpoint, PROVIDER, settings.provider_version
             )
-            summary["can_i_deploy"] = deployable
+            summary = replace(summary, can_i_deploy=deployable)
             print(
                 f"`pact broker can-i-deploy --pacticipant {PROVIDER} --version "
                 f"{settings.provider_version}` says {'yes' if deployable else 'no'}:\n{answer}"
             )
-    except (verdict.VerdictError, pact_cli.PactCliError) as error:
-        raise CommandError(str(error)) from error
-    finally:
-        if args.summary:
-            args.summary.write_text(json.dumps(summary), encoding="utf-8")
+        except verdict.VerdictError as error:
+            summary = replace(summary, not_published=str(error))
+        except pact_cli.PactCliError as error:
+            print(f"can-i-deploy could not be asked: {error}", file=sys.stderr)
+    if args.summary:
+        summary.write(args.summary)
+    print("\n".join(summary.lines()))
+    if not summary.published and summary.not_published not in _PUBLISHING_OFF:
+        return 1
     return 0 if judged.success or judged.only_pending_failed else 1
 
 
-def _mtime(directory: Path, cell: str) -> float:
-    return (directory / f"{cell}.json").stat().st_mtime
+# Reasons for not publishing that the user chose: the verdict itself decides the exit status.
+_PUBLISHING_OFF = (
+    "no broker is named (PACT_BROKER_BASE_URL)",
+    "PACT_PUBLISH_VERIFICATION_RESULTS is not true",
+)
 
 
 def compare_cells(args: argparse.Namespace) -> int:
@@ -170,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     _results_dir_argument(verdict_command)
     verdict_command.add_argument(
         "--summary", type=Path, metavar="FILE", help="also write the verdict here, as JSON"
+    )
+    verdict_command.add_argument(
+        "--whole",
+        action="store_true",
+        help="the run attempted every cell of the matrix: a cell with no result failed "
+        "(without it, a run that lacks a cell's result is part of the matrix: no verdict)",
     )
     verdict_command.set_defaults(run=publish_verdict)
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -60,7 +60,7 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_of(response: httpx.Response) -> dict[str, Any]:
     if response.status_code in (401, 403):
         raise BrokerError(
             f"the broker refused {response.request.method} {response.request.url.path} "
@@ -82,7 +82,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _link(document: dict[str, Any], relation: str) -> str:
+def link(document: dict[str, Any], relation: str) -> str:
     try:
         href = document["_links"][relation]["href"]
     except (KeyError, TypeError):
@@ -102,8 +102,8 @@ def pacts_for_verification(
     """The pacts the broker selects for `provider`, as the verifier will ask for them."""
     try:
         with endpoint.client() as client:
-            index = _json(client.get("/"))
-            template = _link(index, "pb:provider-pacts-for-verification")
+            index = json_of(client.get("/"))
+            template = link(index, "pb:provider-pacts-for-verification")
             url = template.replace("{provider}", quote(provider, safe=""))
             body: dict[str, Any] = {
                 "consumerVersionSelectors": list(selectors),
@@ -116,15 +116,15 @@ def pacts_for_verification(
             response = client.post(url, json=body)
             if response.status_code == 404:
                 return []  # the broker has never heard of the provider: no pacts for it
-            answer = _json(response)
+            answer = json_of(response)
             pacts = answer.get("_embedded", {}).get("pacts", [])
             return [
                 PactRef(
                     consumer=_consumer_of(pact),
-                    url=_link(pact, "self"),
+                    url=link(pact, "self"),
                     pending=bool(pact.get("verificationProperties", {}).get("pending", False)),
                     wip=bool(pact.get("verificationProperties", {}).get("wip", False)),
-                    interaction_ids=_interaction_ids(_json(client.get(_link(pact, "self")))),
+                    interaction_ids=_interaction_ids(json_of(client.get(link(pact, "self")))),
                 )
                 for pact in pacts
             ]
@@ -141,7 +141,7 @@ def _interaction_ids(document: dict[str, Any]) -> tuple[str, ...]:
 def _consumer_of(pact: dict[str, Any]) -> str:
     # shortDescription reads "latest pact between UserConsumer and UserProvider";
     # the self link's name is the same text, and the path names the consumer.
-    path = httpx.URL(_link(pact, "self")).path
+    path = httpx.URL(link(pact, "self")).path
     parts = path.split("/")
     try:
         return parts[parts.index("consumer") + 1]
@@ -149,11 +149,52 @@ def _consumer_of(pact: dict[str, Any]) -> str:
         return str(pact.get("shortDescription", "?"))
 
 
+def pact_at(endpoint: BrokerEndpoint, url: str, provider: str) -> PactRef:
+    """The pact at `url` (PACT_URL), read with the broker's credentials, checked to be a pact
+    for `provider`. Any other answer fails at once, naming the URL (its credentials masked)."""
+    shown = masked(url)
+    try:
+        with endpoint.client() as client:
+            document = json_of(client.get(url))
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot fetch PACT_URL {shown}: {error}") from error
+    except BrokerError as error:
+        raise BrokerError(f"PACT_URL {shown} is not a pact: {error}") from error
+    try:
+        consumer = str(document["consumer"]["name"])
+        for_provider = str(document["provider"]["name"])
+    except (KeyError, TypeError):
+        raise BrokerError(
+            f"PACT_URL {shown} is not a pact: it names no consumer and provider"
+        ) from None
+    if for_provider != provider:
+        raise BrokerError(
+            f"PACT_URL {shown} is a pact between {consumer} and {for_provider}, not for {provider}"
+        )
+    version = document.get("_links", {}).get("pb:consumer-version", {})
+    return PactRef(
+        consumer=consumer,
+        url=url,
+        interaction_ids=_interaction_ids(document),
+        consumer_version=str(version["name"])
+        if isinstance(version, dict) and "name" in version
+        else None,
+    )
+
+
+def masked(url: str) -> str:
+    """The URL as it may be shown: any user and password in it replaced by ***."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def providers_with_pacts(endpoint: BrokerEndpoint) -> set[str]:
     """Every provider the broker holds a pact for (`pb:latest-pact-versions`)."""
     try:
         with endpoint.client() as client:
-            latest = _json(client.get("/pacts/latest"))
+            latest = json_of(client.get("/pacts/latest"))
     except httpx.HTTPError as error:
         raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
     return {
@@ -175,5 +216,5 @@ def has_pact(endpoint: BrokerEndpoint, provider: str, consumer: str, consumer_ve
         raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
     if response.status_code == 404:
         return False
-    _json(response)  # any other answer than a pact is an error
+    json_of(response)  # any other answer than a pact is an error
     return True

@@ -28,14 +28,14 @@ import certifi
 from pact import Verifier
 
 import providers
+from matrix import PROVIDER, cell_name
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import PROVIDER_STATES, StateStore
-from states.registry import quote
+from states.registry import shown
 from verification import broker_api, broker_relay, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
-from verification.project import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
-from verification.settings import PROVIDER, Settings
+from verification.settings import Settings
 
 # The verifier's FFI logs go through Python logging; at INFO it writes several lines per
 # interaction, which costs time and buries the report. Its report is kept separately.
@@ -111,6 +111,8 @@ def run(
 def _select_pacts(endpoint: BrokerEndpoint, settings: Settings) -> list[PactRef]:
     # Asked before the verifier runs, so that "no pacts" fails at once with the selectors in
     # the message, and so that the result names the exact pact contents that were verified.
+    if settings.pact_url:
+        return [broker_api.pact_at(endpoint, settings.pact_url, PROVIDER)]
     pacts = broker_api.pacts_for_verification(
         endpoint,
         PROVIDER,
@@ -160,7 +162,9 @@ def _verify(
     # A provider that takes as long as the verifier's request timeout is stopped as hung.
     with (
         watchdog.watched(app, request_timeout=settings.request_timeout_ms / 1000) as server,
-        broker_relay.relay(endpoint.url) as broker,
+        broker_relay.relay(
+            _origin(settings.pact_url) if settings.pact_url else endpoint.url
+        ) as broker,
     ):
         verifier = (
             Verifier(PROVIDER, host="127.0.0.1")
@@ -170,27 +174,18 @@ def _verify(
             .set_request_timeout(settings.request_timeout_ms)
             .set_coloured_output(enabled=False)
         )
-        if endpoint.token:
-            builder = verifier.broker_source(
-                broker.url, token=endpoint.token, selector=True, use_env=False
-            )
+        if settings.pact_url:
+            # Exactly this pact (a webhook-triggered build), read through the relay: no
+            # selectors, pending or WIP.
+            source = broker.url + _path_and_query(settings.pact_url)
+            if endpoint.token:
+                verifier.add_source(source, token=endpoint.token)
+            else:
+                verifier.add_source(
+                    source, username=endpoint.username, password=endpoint.password
+                )
         else:
-            builder = verifier.broker_source(
-                broker.url,
-                username=endpoint.username,
-                password=endpoint.password,
-                selector=True,
-                use_env=False,
-            )
-        for selector in settings.selectors:
-            builder.consumer_version(**{_snake_case(key): value for key, value in selector.items()})
-        if settings.include_pending:
-            builder.include_pending()
-        if settings.provider_branch:
-            builder.provider_branch(settings.provider_branch)
-        if settings.include_wip_since:
-            builder.include_wip_since(settings.include_wip_since)
-        verifier = builder.build()
+            _broker_source(verifier, settings, endpoint, broker.url)
         if settings.filtered:
             verifier.filter(
                 settings.description_filter,
@@ -201,6 +196,43 @@ def _verify(
             server.verify(verifier)
     # output() is a string backed by FFI memory: copy it into a plain str.
     return verifier.results, str(verifier.output(strip_ansi=True)), server.problem or broker.failure
+
+
+def _broker_source(
+    verifier: Verifier, settings: Settings, endpoint: BrokerEndpoint, relay_url: str
+) -> None:
+    """The pacts the broker selects for the provider, as the settings ask for them."""
+    if endpoint.token:
+        builder = verifier.broker_source(
+            relay_url, token=endpoint.token, selector=True, use_env=False
+        )
+    else:
+        builder = verifier.broker_source(
+            relay_url,
+            username=endpoint.username,
+            password=endpoint.password,
+            selector=True,
+            use_env=False,
+        )
+    for selector in settings.selectors:
+        builder.consumer_version(**{_snake_case(key): value for key, value in selector.items()})
+    if settings.include_pending:
+        builder.include_pending()
+    if settings.provider_branch:
+        builder.provider_branch(settings.provider_branch)
+    if settings.include_wip_since:
+        builder.include_wip_since(settings.include_wip_since)
+    builder.build()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 @contextlib.contextmanager
@@ -257,7 +289,7 @@ def _error_line(error: dict[str, Any]) -> str:
 
 
 def _known_states() -> str:
-    return ", ".join(quote(name) for name in PROVIDER_STATES)
+    return ", ".join(shown(name) for name in PROVIDER_STATES)
 
 
 def _name_unknown_states(outcome: InteractionOutcome) -> InteractionOutcome:
@@ -267,7 +299,7 @@ def _name_unknown_states(outcome: InteractionOutcome) -> InteractionOutcome:
     if outcome.success or not unknown:
         return outcome
     lines = tuple(
-        f"unknown provider state {quote(state)}; the provider knows: {_known_states()}"
+        f"unknown provider state {shown(state)}; the provider knows: {_known_states()}"
         for state in unknown
     )
     return dataclasses.replace(outcome, mismatches=(*lines, *outcome.mismatches))
@@ -280,7 +312,7 @@ def _unknown_states_report(interactions: tuple[InteractionOutcome, ...]) -> str:
     if not unknown:
         return ""
     return (
-        f"\n\nProvider states the provider does not know: {', '.join(map(quote, unknown))}"
+        f"\n\nProvider states the provider does not know: {', '.join(map(shown, unknown))}"
         f"\nThe states it knows (states/vocabulary.py): {_known_states()}"
     )
 

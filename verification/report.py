@@ -20,8 +20,8 @@ from typing import Any
 
 import jinja2
 
+from matrix import FRAMEWORKS, PYTHONS, cell_name
 from verification.compare import Comparison, compare
-from verification.project import FRAMEWORKS, PYTHONS, cell_name
 from verification.results import CellResult
 
 

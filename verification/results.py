@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from verification.project import PROJECT_ROOT
+from matrix import PROJECT_ROOT
 
 SCHEMA_VERSION = 2
 
@@ -57,6 +57,8 @@ class PactRef:
     wip: bool = False
     # The broker's `_id` of every interaction in the pact: what a cell must have verified.
     interaction_ids: tuple[str, ...] = ()
+    # The consumer version the pact belongs to, when the broker says (PACT_URL mode shows it).
+    consumer_version: str | None = None
 
     @property
     def content(self) -> str:

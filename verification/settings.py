@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from matrix import PROJECT_ROOT
 from verification import gitinfo
-from verification.broker_api import BrokerEndpoint
-from verification.project import PROJECT_ROOT
+from verification.broker_api import BrokerEndpoint, masked
 from verification.results import results_dir
 
-PROVIDER = "UserProvider"
 # Set by `nox -s verify` for the broker it started (noxfile.py): the broker is named by
 # PACT_BROKER_BASE_URL like any other, and this says it is the project's embedded one.
 EMBEDDED_VARIABLE = "PACT_MATRIX_EMBEDDED_BROKER"
@@ -75,6 +75,9 @@ class Settings:
     state_secret: str | None = field(repr=False)
     results_dir: Path
     pact_dir: Path
+    # PACT_URL: verify exactly this pact (a webhook-triggered build), with the broker's
+    # credentials, and no selectors, pending or WIP.
+    pact_url: str | None = None
     # The standard Pact filters (PACT_DESCRIPTION, PACT_PROVIDER_STATE: regular expressions;
     # PACT_PROVIDER_NO_STATE: only interactions without a state), to rerun some interactions.
     description_filter: str | None = None
@@ -103,8 +106,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        broker = _broker(environ)
-        embedded = broker is None or _flag(environ, EMBEDDED_VARIABLE, default=False)
+        pact_url = _pact_url(environ.get("PACT_URL"))
+        broker = _broker(environ, pact_url)
+        # A pact named by URL is verified where it is: never on a broker started for the run.
+        embedded = pact_url is None and (
+            broker is None or _flag(environ, EMBEDDED_VARIABLE, default=False)
+        )
         commit = gitinfo.commit(PROJECT_ROOT)
         branch = gitinfo.branch(PROJECT_ROOT, environ)
         provider_version = environ.get("PACT_PROVIDER_VERSION") or commit
@@ -136,6 +143,7 @@ class Settings:
             state_secret=environ.get("PACT_STATE_SECRET") or None,
             results_dir=results_dir(environ),
             pact_dir=Path(environ.get("PACT_DIR") or PROJECT_ROOT / "pacts"),
+            pact_url=pact_url,
             description_filter=_regex(environ, "PACT_DESCRIPTION"),
             state_filter=_regex(environ, "PACT_PROVIDER_STATE"),
             no_state_filter=_flag(environ, "PACT_PROVIDER_NO_STATE", default=False),
@@ -168,8 +176,21 @@ def _build_url(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _broker(environ: Mapping[str, str]) -> BrokerEndpoint | None:
+def _pact_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"PACT_URL must be an http(s) URL of a pact, not {masked(value)!r}")
+    return value
+
+
+def _broker(environ: Mapping[str, str], pact_url: str | None) -> BrokerEndpoint | None:
     url = environ.get("PACT_BROKER_BASE_URL")
+    if not url and pact_url:
+        # The broker the pact came from: where its verification result is published.
+        parts = urlsplit(pact_url)
+        url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], "", "", ""))
     if not url:
         return None
     broker = BrokerEndpoint(

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from verification.broker_api import BrokerEndpoint, BrokerError, _json, _link
+from verification.broker_api import BrokerEndpoint, BrokerError, json_of, link
 from verification.results import CellResult, InteractionOutcome, PactRef
 
 # What the verdict says it was verified by, beside the Rust verifier's own "Pact-Rust".
@@ -54,8 +54,9 @@ class PactVerdict:
     def line(self) -> str:
         sha = self.pact.content.rsplit("@", 1)[-1][:8]
         outcome = "verified" if self.success else "FAILED"
+        version = f" (version {self.pact.consumer_version})" if self.pact.consumer_version else ""
         return (
-            f"{self.pact.consumer} pact {sha}: {outcome}, "
+            f"{self.pact.consumer}{version} pact {sha}: {outcome}, "
             f"{len(self.passed)} of {len(self.expected)} cells passed"
         )
 
@@ -90,18 +91,25 @@ class Verdict:
         return lines
 
 
-def judge(results: Sequence[CellResult], expected: Sequence[str], *, run: str | None) -> Verdict:
-    """The verdict for the cells of `run` (every result, when None) over the `expected` cells."""
-    if run is not None:
-        results = [result for result in results if result.run == run]
+def judge(results: Sequence[CellResult], expected: Sequence[str], *, whole: bool) -> Verdict:
+    """The verdict of one run's cells over the `expected` cells of the matrix.
+
+    `whole`: the run attempted every cell, so a cell without a result (crashed, no
+    interpreter) failed. Otherwise a run that lacks a cell's result is part of the matrix,
+    and no verdict can be drawn from it.
+    """
     if not results:
-        where = f" of run {run}" if run else ""
-        raise VerdictError(f"no cell results{where}: nothing to judge (run the cells first)")
+        raise VerdictError("no cell results: nothing to judge (run the cells first)")
+    runs = sorted({str(result.run) for result in results})
+    if len(runs) > 1:
+        raise VerdictError(
+            f"the results are of more than one run ({', '.join(runs)}): judge one run at a time"
+        )
     versions = {(result.provider, result.provider_version) for result in results}
     if len(versions) > 1:
         raise VerdictError(
             f"the results are of more than one provider version: {sorted(versions)}; "
-            "judge one version at a time (set PACT_RESULTS_DIR, or clear the folder)"
+            "judge one version at a time"
         )
     filtered = sorted(result.cell for result in results if result.filtered)
     if filtered:
@@ -109,6 +117,14 @@ def judge(results: Sequence[CellResult], expected: Sequence[str], *, run: str | 
             f"{', '.join(filtered)} verified only the interactions a filter chose "
             "(PACT_DESCRIPTION, PACT_PROVIDER_STATE, PACT_PROVIDER_NO_STATE): no verdict"
         )
+    if not whole:
+        absent = [cell for cell in expected if cell not in {result.cell for result in results}]
+        if absent:
+            raise VerdictError(
+                f"part of the matrix: {len(expected) - len(absent)} of {len(expected)} cells "
+                f"have a result; not run: {', '.join(absent)}. Nothing was published: "
+                "`nox -s verify` runs every cell and publishes the verdict"
+            )
     by_cell = {result.cell: result for result in results if result.cell in expected}
     missing = tuple(cell for cell in expected if cell not in by_cell)
     pacts: dict[str, PactRef] = {}
@@ -226,20 +242,22 @@ def publish(endpoint: BrokerEndpoint, verdict: Verdict, *, build_url: str | None
     try:
         with endpoint.client() as client:
             if verdict.provider_branch:
-                pacticipant = _json(client.get(f"/pacticipants/{quote(verdict.provider, safe='')}"))
+                pacticipant = json_of(
+                    client.get(f"/pacticipants/{quote(verdict.provider, safe='')}")
+                )
                 branch_version = _expand(
-                    _link(pacticipant, "pb:branch-version"),
+                    link(pacticipant, "pb:branch-version"),
                     branch=verdict.provider_branch,
                     version=verdict.provider_version,
                 )
-                _json(client.put(branch_version, json={}, headers=headers))
+                json_of(client.put(branch_version, json={}, headers=headers))
             for pact in verdict.pacts:
-                document = _json(client.get(pact.pact.url))
-                target = _link(document, "pb:publish-verification-results")
-                answer = _json(
+                document = json_of(client.get(pact.pact.url))
+                target = link(document, "pb:publish-verification-results")
+                answer = json_of(
                     client.post(target, json=result_body(verdict, pact, build_url), headers=headers)
                 )
-                created.append(_link(answer, "self"))
+                created.append(link(answer, "self"))
     except (httpx.HTTPError, BrokerError) as error:
         raise VerdictError(f"publishing the verdict to {endpoint.url} failed: {error}") from error
     return created

@@ -12,8 +12,8 @@ from benchmarks.__main__ import END_MARKER, START_MARKER, write
 from benchmarks.harness import RequestLog
 from benchmarks.matrix import MatrixRun, _test_seconds
 from benchmarks.pactgen import CONSUMER, STATE, write_pact
+from matrix import PROVIDER
 from states import PROVIDER_STATES
-from verification.settings import PROVIDER
 
 
 def test_the_generated_pact_has_one_stated_request_per_interaction(tmp_path: Path) -> None:

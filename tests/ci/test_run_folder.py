@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from verification.project import PROJECT_ROOT
+from matrix import PROJECT_ROOT
 
 # Loads the noxfile as nox does, and says which folder it chose and whether it owns it.
 LOAD_NOXFILE = """

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
+from matrix import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "verify.yml"
 # check-jsonschema, zizmor and nox are in the test dependency group, beside this Python.

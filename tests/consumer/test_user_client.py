@@ -17,9 +17,8 @@ import pytest
 from pact import Pact, generate, match
 
 from consumer import ISO_8601_WITH_OFFSET, UserClient, UserNotFoundError
+from matrix import CONSUMER, PROVIDER
 
-CONSUMER = "UserConsumer"
-PROVIDER = "UserProvider"
 CREATED_ON = match.regex("2024-05-01T12:30:00+00:00", regex=ISO_8601_WITH_OFFSET)
 JSON = "application/json"
 

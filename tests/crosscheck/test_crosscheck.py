@@ -36,10 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from matrix import FRAMEWORKS
 from providers import api
 from providers.testing import running_provider
 from states import PROVIDER_STATES, VERNA_HAMPTON, User
-from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

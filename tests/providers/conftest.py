@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from matrix import FRAMEWORKS
 from providers.testing import ProviderUnderTest, running_provider
-from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

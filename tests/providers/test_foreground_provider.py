@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from matrix import FRAMEWORKS, PROJECT_ROOT
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
-from verification.project import FRAMEWORKS, PROJECT_ROOT
 
 STARTUP_SECONDS = 30
 

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import providers
+from matrix import FRAMEWORKS
 from providers.runner import ServerStartError, interface_of, serve
-from verification.project import FRAMEWORKS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable

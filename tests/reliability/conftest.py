@@ -24,10 +24,10 @@ import psutil
 import pytest
 
 from broker.testing import RunningBroker, start_broker
+from matrix import FRAMEWORKS, PROJECT_ROOT
 from verification import pact_cli
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
-from verification.project import FRAMEWORKS, PROJECT_ROOT
 from verification.settings import Settings
 
 # Threads end and sockets close a moment after the code that owns them returns; and the

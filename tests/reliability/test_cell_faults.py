@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from broker.testing import RunningBroker, publish_body, start_broker
+from matrix import PROVIDER
 from tests.reliability.conftest import record_time_to_failure
 from tests.reliability.faulty import (
     CrashingStore,
@@ -32,7 +33,7 @@ from tests.reliability.faulty import (
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.results import CellResult
-from verification.settings import PROVIDER, Settings
+from verification.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 

@@ -28,9 +28,9 @@ import httpx
 import psutil
 import pytest
 
+from matrix import FRAMEWORKS, PROJECT_ROOT, PYTHONS
 from providers import api
 from tests.reliability.conftest import ctrl_c_reaches_children, note, running_command
-from verification.project import FRAMEWORKS, PROJECT_ROOT, PYTHONS
 from verification.settings import Settings
 
 FULL = os.environ.get("RELIABILITY_FULL") == "1"

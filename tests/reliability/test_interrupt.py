@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psutil
 
+from matrix import PROJECT_ROOT
 from tests.reliability.conftest import ctrl_c_reaches_children, record_time_to_failure
 from tests.reliability.faulty import HUNG
-from verification.project import PROJECT_ROOT
 from verification.settings import Settings
 
 # pytest's exit code for a run that was interrupted.

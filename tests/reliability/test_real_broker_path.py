@@ -15,9 +15,9 @@ import subprocess
 from pathlib import Path
 
 from broker.testing import start_broker
+from matrix import ALL_CELLS, FRAMEWORKS
 from tests.ci.test_workflow import real_broker_commands, workflow
 from tests.reliability.test_concurrent_runs import clone_of_this_checkout, full_only
-from verification.project import ALL_CELLS, FRAMEWORKS
 
 BROKEN = FRAMEWORKS[-1]
 # Appended to the broken framework's adapter: every `GET /users/{id}` finds no user.

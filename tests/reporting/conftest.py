@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from verification.project import cell_name
+from matrix import cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
 
 CONSUMER = "UserConsumer"

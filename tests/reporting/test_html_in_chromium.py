@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from verification.project import FRAMEWORKS, PYTHONS, cell_name
+from matrix import FRAMEWORKS, PYTHONS, cell_name
 from verification.report import NoxRecord, Status, build, html_page
 from verification.results import CellResult, InteractionOutcome
 

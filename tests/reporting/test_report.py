@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from matrix import FRAMEWORKS, PYTHONS, cell_name
 from verification.__main__ import main
-from verification.project import FRAMEWORKS, PYTHONS, cell_name
 from verification.report import (
     NoxRecord,
     Status,

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from matrix import FRAMEWORKS
 from providers import api
 from providers.testing import ProviderUnderTest, running_provider
 from states import VERNA_HAMPTON
-from verification.project import FRAMEWORKS
 
 Setup = Callable[[ProviderUnderTest, str, dict[str, Any]], httpx.Response]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from matrix import FRAMEWORKS
 from verification.broker_api import BrokerEndpoint
 from verification.embedded import broker_for
-from verification.project import FRAMEWORKS
 from verification.settings import Settings
 
 

@@ -15,10 +15,11 @@ import httpx
 import pytest
 
 from broker.testing import pact_document, publish_body, start_broker
+from matrix import PROVIDER
 from tests.broken_store import WRONG_NAME, MisnamingStore
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
-from verification.settings import PROVIDER, Settings
+from verification.settings import Settings
 
 
 def test_a_provider_that_breaks_the_contract_fails_the_cell_and_names_the_interaction(

@@ -22,6 +22,7 @@ from pact import Verifier
 import broker
 import providers
 from broker.testing import RunningBroker, start_broker
+from matrix import ALL_CELLS, FRAMEWORKS, PROVIDER, PYTHONS
 from providers.api import STATE_PATH
 from providers.runner import serve
 from states import InMemoryUserRepository, User
@@ -30,9 +31,8 @@ from verification.__main__ import main
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.embedded import publish_pacts_once
-from verification.project import ALL_CELLS, FRAMEWORKS, PYTHONS
 from verification.results import CellResult
-from verification.settings import PROVIDER, Settings
+from verification.settings import Settings
 from verification.verdict import judge, publish
 
 BROKEN = FRAMEWORKS[-1]  # the framework with the fault; the others are healthy
@@ -251,7 +251,7 @@ def test_the_verdict_is_published_as_pact_pythons_own_verifier_publishes(
             for python in PYTHONS
             for framework in FRAMEWORKS
         ]
-        verdict = judge(results, ALL_CELLS, run=cell_settings.run)
+        verdict = judge(results, ALL_CELLS, whole=True)
         verdict = dataclasses.replace(
             verdict, provider_version="ours-1", provider_branch="feature-x"
         )

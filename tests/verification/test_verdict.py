@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from verification.project import ALL_CELLS, FRAMEWORKS, PYTHONS, cell_name
+from matrix import ALL_CELLS, FRAMEWORKS, PYTHONS, cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
 from verification.verdict import VerdictError, judge
 
@@ -63,7 +63,7 @@ def matrix(**per_framework: Mapping[str, Any]) -> list[CellResult]:
 
 
 def test_every_cell_passing_every_interaction_is_a_verified_version() -> None:
-    verdict = judge(matrix(), ALL_CELLS, run=RUN)
+    verdict = judge(matrix(), ALL_CELLS, whole=True)
 
     assert verdict.success
     (pact,) = verdict.pacts
@@ -76,7 +76,7 @@ def test_every_cell_passing_every_interaction_is_a_verified_version() -> None:
 
 def test_one_failing_framework_fails_the_verdict_and_names_each_cell_and_mismatch() -> None:
     broken = FRAMEWORKS[-1]
-    verdict = judge(matrix(**{broken: {"failing": ("i2",)}}), ALL_CELLS, run=RUN)
+    verdict = judge(matrix(**{broken: {"failing": ("i2",)}}), ALL_CELLS, whole=True)
 
     assert not verdict.success
     (pact,) = verdict.pacts
@@ -97,17 +97,17 @@ def test_a_pending_pact_that_a_cell_failed_is_a_failed_verdict() -> None:
     results = matrix(**{FRAMEWORKS[0]: {"failing": ("i1",), "pacts": (pending,)}})
     results = [dataclasses.replace(result, pacts=(pending,)) for result in results]
 
-    verdict = judge(results, ALL_CELLS, run=RUN)
+    verdict = judge(results, ALL_CELLS, whole=True)
 
     assert not verdict.success
     assert verdict.only_pending_failed  # a failed verdict, though not a failed build
 
 
-def test_a_cell_with_no_result_fails_the_verdict_by_name() -> None:
+def test_in_a_whole_run_a_cell_with_no_result_fails_the_verdict_by_name() -> None:
     missing = ALL_CELLS[2]
     results = [result for result in matrix() if result.cell != missing]
 
-    verdict = judge(results, ALL_CELLS, run=RUN)
+    verdict = judge(results, ALL_CELLS, whole=True)
 
     assert not verdict.success
     assert verdict.missing == (missing,)
@@ -116,17 +116,26 @@ def test_a_cell_with_no_result_fails_the_verdict_by_name() -> None:
     assert any(f"cells with no result: {missing}" in line for line in verdict.lines())
 
 
-def test_a_result_of_another_run_does_not_count() -> None:
+def test_part_of_the_matrix_gives_no_verdict_and_names_the_cells_not_run() -> None:
+    left_out = ALL_CELLS[:2]
+    results = [result for result in matrix() if result.cell not in left_out]
+
+    with pytest.raises(VerdictError, match="part of the matrix") as refused:
+        judge(results, ALL_CELLS, whole=False)
+
+    assert f"not run: {', '.join(left_out)}" in str(refused.value)
+    assert "nox -s verify" in str(refused.value)
+
+
+def test_results_of_two_runs_give_no_verdict() -> None:
     stale = ALL_CELLS[0]
     results = [
         dataclasses.replace(result, run="an earlier run") if result.cell == stale else result
         for result in matrix()
     ]
 
-    verdict = judge(results, ALL_CELLS, run=RUN)
-
-    assert verdict.missing == (stale,)
-    assert not verdict.success
+    with pytest.raises(VerdictError, match="more than one run"):
+        judge(results, ALL_CELLS, whole=True)
 
 
 def test_a_cell_that_crashed_or_verified_part_of_a_pact_fails_the_verdict() -> None:
@@ -139,7 +148,7 @@ def test_a_cell_that_crashed_or_verified_part_of_a_pact_fails_the_verdict() -> N
             result = dataclasses.replace(result, interactions=result.interactions[:1])
         results.append(result)
 
-    (pact,) = judge(results, ALL_CELLS, run=RUN).pacts
+    (pact,) = judge(results, ALL_CELLS, whole=True).pacts
 
     assert f"{crashed}: provider died" in pact.problems
     assert f"{partial}: interaction i2 was not verified" in pact.problems
@@ -151,7 +160,7 @@ def test_a_pact_with_no_interactions_is_never_verified() -> None:
     empty = dataclasses.replace(PACT, interaction_ids=())
     results = [dataclasses.replace(result, pacts=(empty,)) for result in matrix()]
 
-    (pact,) = judge(results, ALL_CELLS, run=RUN).pacts
+    (pact,) = judge(results, ALL_CELLS, whole=True).pacts
 
     assert not pact.success
     assert pact.passed == ()
@@ -161,19 +170,19 @@ def test_a_filtered_cell_gives_no_verdict() -> None:
     results = [dataclasses.replace(matrix()[0], filtered=True), *matrix()[1:]]
 
     with pytest.raises(VerdictError, match="filter"):
-        judge(results, ALL_CELLS, run=RUN)
+        judge(results, ALL_CELLS, whole=True)
 
 
 def test_results_of_two_provider_versions_give_no_verdict() -> None:
     results = [dataclasses.replace(matrix()[0], provider_version="v2"), *matrix()[1:]]
 
     with pytest.raises(VerdictError, match="more than one provider version"):
-        judge(results, ALL_CELLS, run=RUN)
+        judge(results, ALL_CELLS, whole=True)
 
 
-def test_no_result_of_the_run_gives_no_verdict() -> None:
-    with pytest.raises(VerdictError, match="no cell results of run other"):
-        judge(matrix(), ALL_CELLS, run="other")
+def test_no_result_gives_no_verdict() -> None:
+    with pytest.raises(VerdictError, match="no cell results"):
+        judge([], ALL_CELLS, whole=True)
 
 
 def test_a_single_failing_cell_fails_the_verdict() -> None:
@@ -185,7 +194,7 @@ def test_a_single_failing_cell_fails_the_verdict() -> None:
         for result in matrix()
     ]
 
-    verdict = judge(results, ALL_CELLS, run=RUN)
+    verdict = judge(results, ALL_CELLS, whole=True)
 
     assert not verdict.success
     assert verdict.pacts[0].passed == ALL_CELLS[:-1]

@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 from pact import Verifier
 
+from matrix import CONSUMER, FRAMEWORKS, PROJECT_ROOT, PROVIDER
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.testing import ProviderUnderTest, running_provider
 from tests.broken_store import WRONG_NAME, MisnamingStore
-from verification.project import FRAMEWORKS, PROJECT_ROOT
 
-PROVIDER = "UserProvider"
 BIN = Path(sys.executable).parent
 PACT_JS = PROJECT_ROOT / "verifiers" / "pact-js"
 # The interaction a broken provider breaks (see MisnamingStore).
@@ -44,7 +43,7 @@ class Outcome:
 @pytest.fixture(scope="module")
 def pact_file() -> Path:
     path = (
-        Path(os.environ.get("PACT_DIR") or PROJECT_ROOT / "pacts") / f"UserConsumer-{PROVIDER}.json"
+        Path(os.environ.get("PACT_DIR") or PROJECT_ROOT / "pacts") / f"{CONSUMER}-{PROVIDER}.json"
     )
     assert path.is_file(), f"no pact at {path}: `nox -s verifiers` writes it (or `nox -s pacts`)"
     return path

@@ -1,4 +1,8 @@
-"""The matrix as pyproject.toml declares it, the one place that lists the Pythons and frameworks."""
+"""The matrix as pyproject.toml declares it, and the names of the pacticipants.
+
+The one place that lists the Pythons and frameworks, below every other package (providers,
+verification, benchmarks, the noxfile). Standard library only: nox's own Python imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The provider every cell verifies, and the consumer whose contract tests live here.
+PROVIDER = "UserProvider"
+CONSUMER = "UserConsumer"
 _PYPROJECT: dict[str, Any] = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))
 
 FRAMEWORKS: list[str] = _PYPROJECT["tool"]["pact-matrix"]["frameworks"]

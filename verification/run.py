@@ -1,0 +1,484 @@
+"""One run of the matrix: its folder, its embedded broker, its cells' records and its end.
+
+A run is one `nox` invocation, or in CI one workflow run (`PACT_MATRIX_RUN` names it for
+every job). Everything a run writes is in its own folder, `results/runs/<id>/`: what its
+cells verified (`<cell>.json`, `<cell>.junit.xml`, the files `python -m verification` reads)
+and, under `run/`, what the noxfile keeps about it: the run's owner, one record per cell that
+started, the pacts each cell's consumer tests wrote, the embedded broker's address and the
+verdict. Two runs in one checkout have two folders and two brokers, and never read each
+other's files; readers (`verdict`, `crosscheck`, `report`) read one run, the latest whole one
+unless told which.
+
+A run is *whole* when every cell of the matrix started in it. Only a whole run's verdict is
+published: a run the user narrowed (`-p 3.13`, `-t flask`, one session) is reported, never
+judged.
+
+Standard library only: nox's own Python imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from matrix import ALL_CELLS, PROJECT_ROOT
+
+RUN_VARIABLE = "PACT_MATRIX_RUN"
+# The process that owns the run (the nox that started it): its embedded broker and its cells
+# end when it ends, however it ends.
+OWNER_VARIABLE = "PACT_MATRIX_RUN_OWNER"
+RUNS = PROJECT_ROOT / "results" / "runs"
+# What the cells pass the `verdict` session they queue: it runs after them, and stays quiet
+# about a run of part of the matrix (which it does not judge), instead of failing.
+AFTER_CELLS = "--after-cells"
+# Enough history to compare with; older runs are removed when a new one starts.
+KEPT_RUNS = 20
+BROKER_START_TIMEOUT = 30.0
+
+
+class RunError(RuntimeError):
+    """The run cannot go on, for a reason the message gives the user."""
+
+
+def claim(environ: MutableMapping[str, str] = os.environ) -> str:
+    """The id of the run this process belongs to, naming a new one unless one is named.
+
+    The id goes into the environment, so that `nox --parallel`'s workers (and CI's jobs, which
+    set it themselves) share it. A nox started inside another run's session is a run of its
+    own only if that session removed the variables (the test sessions do).
+    """
+    if not environ.get(RUN_VARIABLE):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        environ[RUN_VARIABLE] = f"{stamp}-{uuid.uuid4().hex[:8]}"
+        environ[OWNER_VARIABLE] = str(os.getpid())
+    return environ[RUN_VARIABLE]
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What the noxfile saw of one cell: it started, and how it ended."""
+
+    cell: str
+    # "running" until it ends; then "passed", "failed" or "interrupted".
+    outcome: str = "running"
+    interactions: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    folder: Path
+
+    @classmethod
+    def named(cls, run_id: str, runs: Path = RUNS) -> Run:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise RunError(f"{RUN_VARIABLE}={run_id!r} is not a run id")
+        return cls(run_id, runs / run_id)
+
+    @classmethod
+    def current(cls, environ: MutableMapping[str, str] = os.environ, runs: Path = RUNS) -> Run:
+        return cls.named(claim(environ), runs)
+
+    # Where things are.
+    @property
+    def state(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def verdict_file(self) -> Path:
+        return self.state / "verdict.json"
+
+    def pact_dir(self, cell: str) -> Path:
+        return self.state / "pacts" / cell
+
+    # The cells.
+    def start_cell(self, cell: str, environ: Mapping[str, str] = os.environ) -> None:
+        """Record that `cell` started in this run (the first cell also names the owner)."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        owner = self.state / "owner.json"
+        if not owner.exists():
+            _remove_old_runs(self.folder.parent, keep=self.folder)
+            _write_json(
+                owner,
+                {
+                    "pid": int(environ.get(OWNER_VARIABLE) or os.getpid()),
+                    "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
+        self.record(CellRecord(cell))
+
+    def record(self, record: CellRecord) -> None:
+        _write_json(self.state / "cells" / f"{record.cell}.json", asdict(record))
+
+    def records(self) -> dict[str, CellRecord]:
+        found = {}
+        for path in sorted((self.state / "cells").glob("*.json")):
+            record = CellRecord(**json.loads(path.read_text("utf-8")))
+            found[record.cell] = record
+        return found
+
+    def missing(self, cells: Sequence[str] = ALL_CELLS) -> list[str]:
+        """The cells of the matrix that did not start in this run."""
+        started = self.records()
+        return [cell for cell in cells if cell not in started]
+
+    def is_whole(self, cells: Sequence[str] = ALL_CELLS) -> bool:
+        return not self.missing(cells)
+
+    def owner(self) -> int | None:
+        path = self.state / "owner.json"
+        if not path.exists():
+            return None
+        return int(json.loads(path.read_text("utf-8"))["pid"])
+
+    def in_progress(self) -> bool:
+        """Whether the nox that owns the run is still going (and the run has not ended)."""
+        pid = self.owner()
+        return pid is not None and not (self.state / "ended").exists() and _alive(pid)
+
+    @contextlib.contextmanager
+    def cell(self, cell: str, fail: Callable[[str], NoReturn]) -> Iterator[None]:
+        """Run one cell of this run: record that it started and how it ended.
+
+        An interrupted cell (Ctrl-C, or SIGTERM, which nox's process takes as Ctrl-C from
+        here on) abandons the run: nothing of it is kept, and its broker stops.
+        """
+        _interrupt_on_sigterm()
+        self.start_cell(cell)
+        stopped = self._stopped()
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            if stopped:
+                fail(stopped)
+            yield
+            outcome = "passed"
+        except KeyboardInterrupt:
+            self.abandon()
+            raise
+        finally:
+            if self.state.is_dir():
+                result = self._result(cell)
+                self.record(
+                    CellRecord(
+                        cell,
+                        outcome,
+                        len(result["interactions"]) if result else None,
+                        round(time.perf_counter() - started, 1),
+                    )
+                )
+                if (
+                    outcome == "failed"
+                    and result
+                    and not result["pacts"]
+                    and os.environ.get("PACT_URL")
+                ):
+                    # The pact could not be read: every other cell would fail alike.
+                    (self.state / "stop").write_text(
+                        f"not run: {cell} could not verify PACT_URL: {result['error']}",
+                        encoding="utf-8",
+                    )
+
+    def cell_environment(self, cell: str, *, python: str, broker_database: Path) -> dict[str, str]:
+        """What a cell's pytest is told: where to write, and which broker to read."""
+        environment = {"PACT_DIR": str(self.pact_dir(cell)), "PACT_RESULTS_DIR": str(self.folder)}
+        if not (os.environ.get("PACT_BROKER_BASE_URL") or os.environ.get("PACT_URL")):
+            environment |= self.broker_environment(python, broker_database)
+        return environment
+
+    def broker_environment(self, python: str, database: Path) -> dict[str, str]:
+        """The environment that names this run's embedded broker to a cell or the verdict."""
+        return {
+            "PACT_BROKER_BASE_URL": self.embedded_broker(python, database),
+            "PACT_MATRIX_EMBEDDED_BROKER": "true",
+        }
+
+    def why_no_verdict(
+        self, *, whole: bool = False, cells: Sequence[str] = ALL_CELLS
+    ) -> str | None:
+        """Why no verdict may be drawn from this run, or None when one may.
+
+        `whole`: the caller knows every cell was attempted (CI ran each as a job), so a cell
+        without a record failed rather than was left out.
+        """
+        filtered = sorted(
+            cell for cell in self.records() if (self._result(cell) or {}).get("filtered")
+        )
+        if filtered:
+            return (
+                f"{', '.join(filtered)} verified only the interactions a filter chose "
+                "(PACT_DESCRIPTION, PACT_PROVIDER_STATE, PACT_PROVIDER_NO_STATE): no verdict "
+                "is drawn from a filtered run, and nothing was published"
+            )
+        missing = self.missing(cells)
+        if missing and not whole:
+            return (
+                f"run {self.id} is part of the matrix ({len(cells) - len(missing)} of "
+                f"{len(cells)} cells): no verdict is drawn from it, and nothing was published. "
+                f"Not run: {', '.join(missing)}{_missing_pythons(missing)}. "
+                "`nox -s verify` runs every cell."
+            )
+        return None
+
+    def _result(self, cell: str) -> dict[str, Any] | None:
+        path = self.folder / f"{cell}.json"
+        if not path.exists():
+            return None
+        result: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        return result
+
+    def _stopped(self) -> str | None:
+        path = self.state / "stop"
+        return path.read_text("utf-8") if path.exists() else None
+
+    def end(self) -> None:
+        self.stop_broker()
+        self.state.mkdir(parents=True, exist_ok=True)
+        (self.state / "ended").touch()
+
+    def abandon(self) -> None:
+        """An interrupted run: stop its broker and remove everything it wrote."""
+        self.stop_broker()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # The embedded broker: one per run, started by the first cell that needs it.
+    def embedded_broker(self, python: str, database: Path) -> str:
+        """The URL of this run's embedded broker, started now if it is not running yet.
+
+        It serves `database` (kept across runs) from `python`, in a process group of its own
+        (Ctrl-C reaches nox, which stops it), and stops by itself when the run's owner ends.
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        url_file = self.state / "broker.url"
+        with _locked(self.state / "broker.lock"):
+            if url_file.exists():
+                return url_file.read_text("utf-8")
+            log = self.state / "broker.log"
+            owner = str(self.owner() or os.getpid())
+            with open(log, "ab") as stderr:
+                process = subprocess.Popen(
+                    [
+                        python,
+                        "-m",
+                        "broker",
+                        "--port",
+                        "0",
+                        "--db",
+                        str(database),
+                        "--exit-with",
+                        owner,
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    start_new_session=True,
+                    cwd=PROJECT_ROOT,
+                )
+            assert process.stdout is not None
+            announcement = process.stdout.readline()  # "Pact Broker listening on http://..."
+            process.stdout.close()
+            if "http://" not in announcement:
+                process.kill()
+                raise RunError(f"the embedded broker did not start:\n{log.read_text('utf-8')}")
+            (self.state / "broker.pid").write_text(str(process.pid), encoding="utf-8")
+            url = announcement.split()[-1]
+            url_file.write_text(url, encoding="utf-8")
+            return url
+
+    def stop_broker(self, timeout: float = 10.0) -> None:
+        pid_file = self.state / "broker.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text("utf-8"))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it, if this process started it
+        pid_file.unlink(missing_ok=True)
+        (self.state / "broker.url").unlink(missing_ok=True)
+
+
+def runs(folder: Path = RUNS) -> list[Run]:
+    """Every run in `folder`, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [Run(path.name, path) for path in folder.iterdir() if (path / "run").is_dir()]
+    return sorted(found, key=lambda run: (run.state.stat().st_mtime, run.id))
+
+
+def latest_whole(folder: Path = RUNS, cells: Sequence[str] = ALL_CELLS) -> Run | None:
+    """The newest run that started every cell and is not still going."""
+    for run in reversed(runs(folder)):
+        if run.is_whole(cells) and not run.in_progress():
+            return run
+    return None
+
+
+def chosen(
+    environ: Mapping[str, str] = os.environ, folder: Path = RUNS, cells: Sequence[str] = ALL_CELLS
+) -> Run:
+    """The run a reader of results reads: this nox's own if its cells ran, the one
+    PACT_MATRIX_RUN names if it exists, else the latest whole run."""
+    named = environ.get(RUN_VARIABLE)
+    if named:
+        run = Run.named(named, folder)
+        if run.state.is_dir():
+            return run
+    latest = latest_whole(folder, cells)
+    if latest is None:
+        every = runs(folder)
+        detail = ""
+        if every:
+            newest = every[-1]
+            detail = (
+                f"; the newest, {newest.id}, ran {len(cells) - len(newest.missing(cells))} of "
+                f"{len(cells)} cells (missing: {', '.join(newest.missing(cells))})"
+            )
+        raise RunError(
+            f"no whole run of the matrix in {folder}{detail}: `nox -s verify` runs every cell"
+        )
+    return latest
+
+
+def _remove_old_runs(folder: Path, keep: Path) -> None:
+    for run in runs(folder)[:-KEPT_RUNS]:
+        if run.folder != keep and not run.in_progress():
+            shutil.rmtree(run.folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (ended, not yet reaped by its parent) counts as ended.
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/stat").read_text("utf-8").rsplit(")", 1)[1].split()[0]
+        return status != "Z"
+    return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process of this run at a time (cells under `nox --parallel` are processes)."""
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    partial.replace(path)
+
+
+@dataclass(frozen=True)
+class VerdictSummary:
+    """What `python -m verification verdict` tells the noxfile about the verdict it drew."""
+
+    success: bool
+    # One line per pact: "UserConsumer pact 7e33f729: verified, 9 of 9 cells passed".
+    pacts: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    published: bool = False
+    # Why the verdict was not published (publishing off, refused, unreachable), or None.
+    not_published: str | None = None
+    can_i_deploy: bool | None = None
+    # PACT_URL mode: the one pact verified, and whose it is.
+    pact_url: str | None = None
+
+    def write(self, path: Path) -> None:
+        _write_json(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> VerdictSummary:
+        data = json.loads(path.read_text("utf-8"))
+        data["pacts"] = tuple(data["pacts"])
+        data["missing"] = tuple(data["missing"])
+        return cls(**data)
+
+    def lines(self) -> list[str]:
+        head = "verified" if self.success else "NOT verified"
+        if self.published:
+            lines = [f"Verdict: {head}, and published."]
+        else:
+            lines = [f"Verdict: {head}, but NOT published: {self.not_published}."]
+        lines += [f"- {line}" for line in self.pacts]
+        if self.missing:
+            lines.append(f"- cells with no result: {', '.join(self.missing)}")
+        if self.can_i_deploy is not None:
+            lines.append(f"`pact broker can-i-deploy` says {'yes' if self.can_i_deploy else 'no'}.")
+        return lines
+
+
+def summary(run: Run, cells: Sequence[str] = ALL_CELLS) -> str:
+    """The table of what was verified where in `run`, and what became of its verdict."""
+    records = run.records()
+    lines = [
+        "",
+        "| cell | result | interactions verified | seconds |",
+        "|---|---|---:|---:|",
+    ]
+    for cell in [*cells, *sorted(set(records) - set(cells))]:
+        record = records.get(cell)
+        if record is None:
+            continue
+        interactions = "-" if record.interactions is None else str(record.interactions)
+        seconds = "-" if record.seconds is None else f"{record.seconds:.1f}"
+        lines.append(f"| {cell} | {record.outcome} | {interactions} | {seconds} |")
+    lines.append("")
+    if run.verdict_file.exists():
+        lines += VerdictSummary.read(run.verdict_file).lines()
+    else:
+        lines.append(run.why_no_verdict(cells=cells) or "No verdict was drawn.")
+    return "\n".join(lines)
+
+
+def _missing_pythons(cells: Sequence[str]) -> str:
+    """How to install the Pythons of `cells` that this machine lacks, if any."""
+    wanted = sorted({cell.split("-", 1)[1].split("(", 1)[0] for cell in cells})
+    lacking = [python for python in wanted if not _python_runs(python)]
+    if not lacking:
+        return ""
+    names = " ".join(lacking)
+    return (
+        f" (not installed here: Python {', '.join(lacking)}; install with `pyenv install "
+        f"{names}`, which this checkout's .python-version then finds, or `uv python install "
+        f"{names}`)"
+    )
+
+
+def _python_runs(version: str) -> bool:
+    try:
+        return subprocess.run([f"python{version}", "-c", ""], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI cancellation, `timeout`) stops the run as Ctrl-C does: its cells and
+    broker are stopped and its folder removed, instead of nox dying with its children left."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
