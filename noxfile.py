@@ -156,6 +156,9 @@ def verdict(session: nox.Session) -> None:
     every cell was attempted (CI's final job): a cell with no result then fails the verdict.
     """
     judged = run.Run.current() if run.AFTER_CELLS in session.posargs else run.chosen()
+    if run.interrupted():  # the cells were stopped: nothing of this run is kept or published
+        judged.abandon()
+        raise KeyboardInterrupt
     try:
         problem = judged.why_no_verdict(whole="--whole" in session.posargs)
         if problem and run.AFTER_CELLS in session.posargs:
@@ -179,7 +182,8 @@ def verdict_python(session: nox.Session) -> str:
     """A venv for the verdict on whichever supported Python this machine has."""
     location = Path(".nox", "verdict-env").resolve()
     session.run_install(
-        "uv", "sync", "--locked", "--no-default-groups", "--group=verify",
+        # The uv that came with nox[uv], beside the Python running nox.
+        sys.executable, "-m", "uv", "sync", "--locked", "--no-default-groups", "--group=verify",
         f"--python={PYPROJECT['project']['requires-python']}", "--quiet",
         env={"UV_PROJECT_ENVIRONMENT": str(location)}, external=True,
     )  # fmt: skip

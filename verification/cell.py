@@ -181,9 +181,7 @@ def _verify(
             if endpoint.token:
                 verifier.add_source(source, token=endpoint.token)
             else:
-                verifier.add_source(
-                    source, username=endpoint.username, password=endpoint.password
-                )
+                verifier.add_source(source, username=endpoint.username, password=endpoint.password)
         else:
             _broker_source(verifier, settings, endpoint, broker.url)
         if settings.filtered:

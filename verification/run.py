@@ -163,9 +163,13 @@ class Run:
         started = time.perf_counter()
         outcome = "failed"
         try:
+            if interrupted():
+                raise KeyboardInterrupt
             if stopped:
                 fail(stopped)
             yield
+            if interrupted():
+                raise KeyboardInterrupt
             outcome = "passed"
         except KeyboardInterrupt:
             self.abandon()
@@ -478,7 +482,25 @@ def _python_runs(version: str) -> bool:
 
 
 def _interrupt_on_sigterm() -> None:
-    """SIGTERM (a CI cancellation, `timeout`) stops the run as Ctrl-C does: its cells and
-    broker are stopped and its folder removed, instead of nox dying with its children left."""
+    """SIGTERM (a CI cancellation, `timeout`) and SIGINT stop the run as Ctrl-C does: its
+    cells and broker are stopped and its folder removed, instead of nox dying with its
+    children left. SIGINT too, since a nox started in a shell's background job inherits it
+    ignored, and a `kill -INT` meant for it would go unheard."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+_interrupted = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # Remembered, not only raised: nox forgets an interrupt when the command it interrupted
+    # (uv, a cell's pytest) exits 0 anyway, and the run would go on to publish.
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    """Whether this process was told to stop (SIGINT, SIGTERM) since its first cell."""
+    return _interrupted.is_set()

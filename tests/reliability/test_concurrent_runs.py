@@ -89,18 +89,26 @@ def run_nox(checkout: Path, *arguments: str) -> subprocess.Popen[str]:
 
 
 @full_only
-def test_two_whole_matrices_at_once_from_two_checkouts(tmp_path: Path) -> None:
-    checkouts = [clone_of_this_checkout(tmp_path / name) for name in ("first", "second")]
+def test_two_whole_matrices_at_once_in_one_checkout(tmp_path: Path) -> None:
+    """Two `nox -s verify` started a few seconds apart in one checkout: each runs apart from
+    the other (its own run folder, pacts and broker), and each publishes its own verdict."""
+    checkout = clone_of_this_checkout(tmp_path / "checkout")
     started = time.perf_counter()
-    processes = [run_nox(checkout, "-s", "verify") for checkout in checkouts]
-    outputs = [process.communicate(timeout=1800)[0] for process in processes]
+    first = run_nox(checkout, "-s", "verify")
+    time.sleep(3)
+    second = run_nox(checkout, "-s", "verify")
+    outputs = [process.communicate(timeout=1800)[0] for process in (first, second)]
     note("concurrency", f"two `nox -s verify` at once in {time.perf_counter() - started:.0f} s")
-    for process, output in zip(processes, outputs, strict=True):
+    for process, output in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, output[-5000:]
-    for checkout in checkouts:
-        results = sorted((checkout / "results").glob("verify-*.json"))
+        assert "Verdict: verified, and published." in output, output[-3000:]
+    runs = sorted((checkout / "results" / "runs").iterdir())
+    assert len(runs) == 2, runs
+    for folder in runs:
+        results = sorted(folder.glob("verify-*.json"))
         assert len(results) == len(PYTHONS) * len(FRAMEWORKS), results
         assert all(json.loads(path.read_text())["success"] for path in results)
+        assert len({json.loads(path.read_text())["run"] for path in results}) == 1
 
 
 CELL = f"verify-{PYTHONS[-1]}({FRAMEWORKS[0]})"
@@ -245,6 +253,7 @@ def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_
     """Ctrl-C during `nox -s verify-...` at each moment of a cell, each one seen before the
     interrupt is sent: pytest starting, the cell's tests running, the provider answering."""
     for attempt in range(1, 4):  # a cell can pass a moment between the look and the hold
+        before = set(_run_folders(installed_cell))
         run = NoxRun(installed_cell)
         try:
             interrupted = ctrl_c_at(MOMENTS[moment], run)
@@ -267,6 +276,7 @@ def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_
         f"{seconds:.2f} s, listening then: {sorted(interrupted.ports)}",
     )
     assert run.process.returncode == 130, output  # nox's exit code for an interrupted session
+    assert set(_run_folders(installed_cell)) <= before, output  # it leaves no run folder
     # Not nox terminating a cell that ignored the interrupt for its interrupt_timeout (15 s).
     assert seconds < 15, output
     # Every process of the cell ends with nox, or soon after (an orphan that took the SIGINT).
@@ -276,6 +286,45 @@ def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_
     for port in interrupted.ports:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+
+
+@full_only
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_nox_alone_stops_the_run_and_leaves_nothing(
+    signal_name: str, installed_cell: Path
+) -> None:
+    """A CI cancellation (SIGTERM) or a kill -INT reaches nox's process only, not its group."""
+    before = set(_run_folders(installed_cell))
+    run = NoxRun(installed_cell)
+    try:
+        while the_provider_answers(run) is None:
+            assert run.process.poll() is None, run.output()
+            time.sleep(0.01)
+        tree, ports = run.tree(), _listening_ports(run.tree())
+        started = time.perf_counter()
+        run.process.send_signal(getattr(signal, signal_name))
+        output = run.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.process.pid, signal.SIGKILL)
+    seconds = time.perf_counter() - started
+    note(
+        "concurrency",
+        f"{signal_name} to nox alone: exit {run.process.returncode} in {seconds:.1f} s",
+    )
+    assert run.process.returncode != 0, output
+    assert "Verdict:" not in output  # an interrupted run publishes nothing
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert not [p for p in alive if running_command(p) is not None], output
+    for port in ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+    assert set(_run_folders(installed_cell)) <= before, output
+
+
+def _run_folders(checkout: Path) -> list[Path]:
+    runs = checkout / "results" / "runs"
+    return sorted(runs.iterdir()) if runs.is_dir() else []
 
 
 def _group_of(process: psutil.Process) -> int | None:

@@ -1,0 +1,244 @@
+"""The run's machinery (verification/run.py): which results make a run, whose verdict may be
+published, and what a stopped or parallel run leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from matrix import ALL_CELLS, PROJECT_ROOT
+from verification import run
+from verification.run import CellRecord, Run, RunError, VerdictSummary
+
+
+class Failed(Exception):
+    pass
+
+
+def fail(message: str) -> NoReturn:
+    raise Failed(message)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def a_run(runs: Path, name: str, cells: tuple[str, ...] = ALL_CELLS) -> Run:
+    made = Run.named(name, runs)
+    for cell in cells:
+        with made.cell(cell, fail):
+            pass
+    made.end()
+    return made
+
+
+def test_a_run_is_named_once_and_its_workers_inherit_the_name() -> None:
+    environ: dict[str, str] = {}
+    first = run.claim(environ)
+    assert run.claim(environ) == first  # a --parallel worker inherits the environment
+    assert environ[run.OWNER_VARIABLE] == str(os.getpid())
+    assert run.claim({run.RUN_VARIABLE: "ci-42"}) == "ci-42"  # CI names the run itself
+
+
+def test_a_run_that_started_every_cell_is_whole(runs: Path) -> None:
+    whole = a_run(runs, "whole")
+    partial = a_run(runs, "partial", ALL_CELLS[:2])
+
+    assert whole.is_whole()
+    assert whole.why_no_verdict() is None
+    assert partial.missing() == list(ALL_CELLS[2:])
+
+
+def test_part_of_the_matrix_gives_no_verdict_and_says_what_to_run(runs: Path) -> None:
+    partial = a_run(runs, "partial", ALL_CELLS[-3:])
+
+    problem = partial.why_no_verdict()
+
+    assert problem is not None
+    assert "part of the matrix" in problem
+    assert "nothing was published" in problem
+    assert ", ".join(ALL_CELLS[:-3]) in problem
+    assert "`nox -s verify`" in problem
+    # CI attempted every cell as a job of its own: a missing one failed, it was not left out.
+    assert partial.why_no_verdict(whole=True) is None
+
+
+def test_a_filtered_cell_gives_no_verdict(runs: Path) -> None:
+    filtered = a_run(runs, "filtered")
+    cell = ALL_CELLS[0]
+    (filtered.folder / f"{cell}.json").write_text(
+        json.dumps({"filtered": True, "interactions": [], "pacts": [], "error": None})
+    )
+
+    problem = filtered.why_no_verdict()
+
+    assert problem is not None
+    assert cell in problem
+    assert "filter" in problem
+
+
+def test_readers_read_the_latest_whole_run_never_a_later_partial_one(runs: Path) -> None:
+    a_run(runs, "1-older-whole")
+    newest_whole = a_run(runs, "2-newest-whole")
+    time.sleep(0.01)  # runs are ordered by when they last changed
+    a_run(runs, "3-partial", ALL_CELLS[:1])
+
+    assert run.chosen({}, runs) == newest_whole
+    assert run.chosen({run.RUN_VARIABLE: "3-partial"}, runs).id == "3-partial"
+
+
+def test_with_no_whole_run_readers_say_what_is_missing(runs: Path) -> None:
+    a_run(runs, "partial", ALL_CELLS[:1])
+
+    with pytest.raises(RunError, match="no whole run") as refused:
+        run.chosen({}, runs)
+
+    assert "the newest, partial, ran 1 of" in str(refused.value)
+
+
+def test_a_run_still_going_is_not_read(runs: Path) -> None:
+    going = Run.named("going", runs)
+    for cell in ALL_CELLS:
+        going.start_cell(cell, {run.OWNER_VARIABLE: str(os.getpid())})
+
+    assert going.in_progress()
+    assert run.latest_whole(runs) is None
+
+
+def test_two_runs_never_share_a_file(runs: Path) -> None:
+    first, second = Run.named("first", runs), Run.named("second", runs)
+    cell = ALL_CELLS[0]
+
+    assert first.pact_dir(cell) != second.pact_dir(cell)
+    assert first.folder != second.folder
+    assert not first.pact_dir(cell).is_relative_to(second.folder)
+
+
+def test_an_interrupted_cell_abandons_its_run(runs: Path) -> None:
+    interrupted = Run.named("interrupted", runs)
+
+    with pytest.raises(KeyboardInterrupt), interrupted.cell(ALL_CELLS[0], fail):
+        raise KeyboardInterrupt
+
+    assert not interrupted.folder.exists()
+
+
+def test_a_cell_records_how_it_ended(runs: Path) -> None:
+    recorded = Run.named("recorded", runs)
+    with pytest.raises(Failed), recorded.cell(ALL_CELLS[0], fail):
+        fail("the provider died")
+    with recorded.cell(ALL_CELLS[1], fail):
+        pass
+
+    records = recorded.records()
+    assert records[ALL_CELLS[0]].outcome == "failed"
+    assert records[ALL_CELLS[1]].outcome == "passed"
+    assert records[ALL_CELLS[1]].seconds is not None
+
+
+def test_an_unreadable_pact_url_stops_the_cells_after_the_first(
+    runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACT_URL", "http://127.0.0.1:9/pacts/provider/P/consumer/C/latest")
+    stopped = Run.named("stopped", runs)
+    first, second = ALL_CELLS[:2]
+    with pytest.raises(Failed), stopped.cell(first, fail):
+        (stopped.folder / f"{first}.json").write_text(
+            json.dumps({"interactions": [], "pacts": [], "error": "cannot fetch PACT_URL ..."})
+        )
+        fail("pytest failed")
+
+    with pytest.raises(Failed) as refused, stopped.cell(second, fail):
+        pytest.fail("the second cell must not run")
+
+    assert str(refused.value).startswith(f"not run: {first} could not verify PACT_URL")
+
+
+def test_the_summary_never_says_verified_for_a_verdict_that_was_not_published(
+    runs: Path,
+) -> None:
+    refused = a_run(runs, "refused")
+    VerdictSummary(
+        success=True,
+        pacts=("UserConsumer pact 1234abcd: verified, 9 of 9 cells passed",),
+        not_published="publishing the verdict to http://broker failed: 403",
+    ).write(refused.verdict_file)
+
+    last = run.summary(refused).splitlines()
+    verdict_line = next(line for line in last if line.startswith("Verdict:"))
+
+    assert verdict_line == (
+        "Verdict: verified, but NOT published: publishing the verdict to http://broker failed: 403."
+    )
+
+
+def test_the_summary_of_a_partial_run_says_nothing_was_published(runs: Path) -> None:
+    partial = a_run(runs, "partial", ALL_CELLS[:1])
+
+    text = run.summary(partial)
+
+    assert f"| {ALL_CELLS[0]} | passed |" in text
+    assert text.splitlines()[-1].startswith(
+        f"run partial is part of the matrix (1 of {len(ALL_CELLS)}"
+    )
+
+
+def test_a_missing_python_is_named_with_how_to_install_it() -> None:
+    # No supported Python is ever called 3.1: it stands for one this machine lacks.
+    told = run._missing_pythons(["verify-3.1(flask)"])
+
+    assert "Python 3.1" in told
+    assert "pyenv install 3.1" in told
+    assert "uv python install 3.1" in told
+
+
+def test_records_survive_a_reader_in_another_process(runs: Path) -> None:
+    written = a_run(runs, "written", ALL_CELLS[:1])
+    read = subprocess.run(
+        [sys.executable, "-c", "import json, sys; print(json.load(open(sys.argv[1]))['outcome'])",
+         str(written.state / "cells" / f"{ALL_CELLS[0]}.json")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert read.stdout.strip() == "passed"
+    assert CellRecord(**json.loads((written.state / "cells" / f"{ALL_CELLS[0]}.json").read_text()))
+
+
+@pytest.fixture
+def broker_python() -> Iterator[str]:
+    yield sys.executable
+
+
+def test_the_embedded_broker_stops_when_its_run_s_owner_dies(
+    runs: Path, tmp_path: Path, broker_python: str
+) -> None:
+    # The owner: a process that ends without stopping anything, as a killed nox.
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owned = Run.named("owned", runs)
+        owned.start_cell(ALL_CELLS[0], {run.OWNER_VARIABLE: str(owner.pid)})
+        owned.embedded_broker(broker_python, tmp_path / "pact_broker.sqlite")
+        broker = int((owned.state / "broker.pid").read_text())
+        assert run._alive(broker)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    deadline = time.monotonic() + 10
+    while run._alive(broker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not run._alive(broker)
+
+
+def test_the_verdict_session_is_quiet_about_a_narrowed_run() -> None:
+    # The cells queue it with this argument; nox passes it as the session's posargs.
+    assert run.AFTER_CELLS.startswith("--")
+    assert (PROJECT_ROOT / "noxfile.py").read_text().count("run.AFTER_CELLS") >= 2
