@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -152,11 +151,15 @@ def test_an_unreadable_pact_url_stops_the_cells_after_the_first(
     monkeypatch.setenv("PACT_URL", "http://127.0.0.1:9/pacts/provider/P/consumer/C/latest")
     stopped = Run.named("stopped", runs)
     first, second = ALL_CELLS[:2]
-    with pytest.raises(Failed), stopped.cell(first, fail):
-        (stopped.folder / f"{first}.json").write_text(
-            json.dumps({"interactions": [], "pacts": [], "error": "cannot fetch PACT_URL ..."})
-        )
-        fail("pytest failed")
+    unreadable = {"interactions": [], "pacts": [], "error": "cannot fetch PACT_URL ..."}
+
+    def the_first_cell() -> None:
+        with stopped.cell(first, fail):
+            (stopped.folder / f"{first}.json").write_text(json.dumps(unreadable))
+            fail("pytest failed")
+
+    with pytest.raises(Failed):
+        the_first_cell()
 
     with pytest.raises(Failed) as refused, stopped.cell(second, fail):
         pytest.fail("the second cell must not run")
@@ -213,20 +216,13 @@ def test_records_survive_a_reader_in_another_process(runs: Path) -> None:
     assert CellRecord(**json.loads((written.state / "cells" / f"{ALL_CELLS[0]}.json").read_text()))
 
 
-@pytest.fixture
-def broker_python() -> Iterator[str]:
-    yield sys.executable
-
-
-def test_the_embedded_broker_stops_when_its_run_s_owner_dies(
-    runs: Path, tmp_path: Path, broker_python: str
-) -> None:
+def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_path: Path) -> None:
     # The owner: a process that ends without stopping anything, as a killed nox.
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         owned = Run.named("owned", runs)
         owned.start_cell(ALL_CELLS[0], {run.OWNER_VARIABLE: str(owner.pid)})
-        owned.embedded_broker(broker_python, tmp_path / "pact_broker.sqlite")
+        owned.embedded_broker(sys.executable, tmp_path / "pact_broker.sqlite")
         broker = int((owned.state / "broker.pid").read_text())
         assert run._alive(broker)
     finally:

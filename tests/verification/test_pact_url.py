@@ -1,0 +1,152 @@
+"""PACT_URL: a webhook-triggered build verifies exactly the pact it was given, or fails at once.
+
+The broker is `python -m broker` on SQLite on disk; the cells are the real pact-python
+verifier against each framework, in this process; the verdict is `python -m verification
+verdict`, and can-i-deploy the real `pact` CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from broker.testing import RunningBroker, pact_document, publish_body, start_broker
+from matrix import ALL_CELLS, CONSUMER, FRAMEWORKS, PROVIDER, PYTHONS
+from verification.__main__ import main
+from verification.broker_api import BrokerEndpoint
+from verification.cell import Cell, run
+from verification.embedded import publish_pacts_once
+from verification.settings import Settings
+
+CONSUMER_VERSION = "consumer-1"
+
+
+@pytest.fixture
+def broker_with_pacts(settings: Settings, tmp_path: Path) -> Iterator[RunningBroker]:
+    """This checkout's pact, and another consumer's pact for the same provider that no
+    provider here honours (it expects 200 for a path that does not exist)."""
+    running = start_broker(tmp_path / "pact_broker.sqlite")
+    endpoint = BrokerEndpoint(running.url)
+    publish_pacts_once(endpoint, environment(running.url, settings.pact_dir))
+    other = pact_document("OtherConsumer", PROVIDER, ["/no-such-path"])
+    httpx.post(
+        f"{running.url}/contracts/publish", json=publish_body(other, "other-1", branch="main")
+    ).raise_for_status()
+    yield running
+    assert running.stop() == 0
+
+
+def environment(url: str, pact_dir: Path, **more: str) -> Settings:
+    return Settings.from_env(
+        {
+            "PACT_BROKER_BASE_URL": url,
+            "PACT_DIR": str(pact_dir),
+            "PACT_CONSUMER_VERSION": CONSUMER_VERSION,
+            "PACT_CONSUMER_BRANCH": "main",
+            "PACT_PROVIDER_VERSION": "provider-1",
+            "PACT_PROVIDER_BRANCH": "main",
+            **more,
+        }
+    )
+
+
+def pact_url(base: str) -> str:
+    return f"{base}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/{CONSUMER_VERSION}"
+
+
+def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_published(
+    broker_with_pacts: RunningBroker,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = broker_with_pacts.url
+    cell_settings = environment(url, settings.pact_dir, PACT_URL=pact_url(url))
+    endpoint = BrokerEndpoint(url)
+    results = tmp_path / "results"
+
+    for python in PYTHONS:
+        for framework in FRAMEWORKS:
+            result = run(Cell(framework, python), cell_settings, endpoint)
+            result.write(results)
+            # Only this pact: the other consumer's, which would fail, is not verified.
+            assert [pact.consumer for pact in result.pacts] == [CONSUMER], result.report
+            assert result.pacts[0].consumer_version == CONSUMER_VERSION
+            assert result.success, result.report
+
+    for name, value in {
+        "PACT_URL": pact_url(url),
+        "PACT_BROKER_BASE_URL": url,
+        "PACT_PROVIDER_VERSION": "provider-1",
+        "PACT_PROVIDER_BRANCH": "main",
+        "PACT_PUBLISH_VERIFICATION_RESULTS": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["verdict", str(results)]) == 0
+    said = capsys.readouterr().out
+
+    assert f"{CONSUMER} (version {CONSUMER_VERSION}) pact" in said
+    assert f"{len(ALL_CELLS)} of {len(ALL_CELLS)} cells passed (PACT_URL {pact_url(url)})" in said
+    assert said.count("Published 1 verification result(s)") == 1
+    assert "Verdict: verified, and published." in said
+    # can-i-deploy for the provider as a whole also waits on the other consumer's pact.
+    assert "`pact broker can-i-deploy` says no." in said  # OtherConsumer's pact is unverified
+
+
+def test_a_pact_url_that_cannot_be_fetched_fails_at_once_naming_it_without_credentials(
+    settings: Settings,
+) -> None:
+    with socket_that_refuses() as port:
+        url = f"http://reader:s3cret@127.0.0.1:{port}/pacts/provider/{PROVIDER}/consumer/C/latest"
+        cell_settings = environment(f"http://127.0.0.1:{port}", settings.pact_dir, PACT_URL=url)
+        started = time.perf_counter()
+        result = run(Cell(FRAMEWORKS[0]), cell_settings, BrokerEndpoint(f"http://127.0.0.1:{port}"))
+
+    assert time.perf_counter() - started < 10
+    assert not result.success
+    assert result.error is not None
+    assert f"cannot fetch PACT_URL http://***@127.0.0.1:{port}/pacts/" in result.error
+    assert "s3cret" not in result.error + result.report
+    assert result.pacts == ()
+
+
+def test_a_pact_url_of_another_provider_s_pact_or_of_no_pact_fails_naming_it(
+    broker_with_pacts: RunningBroker, settings: Settings
+) -> None:
+    url = broker_with_pacts.url
+    another = pact_document("Someone", "SomeoneElse", ["/x"])
+    httpx.post(f"{url}/contracts/publish", json=publish_body(another, "9")).raise_for_status()
+    endpoint = BrokerEndpoint(url)
+
+    for target, expected in [
+        (f"{url}/pacts/provider/SomeoneElse/consumer/Someone/version/9", f"not for {PROVIDER}"),
+        (f"{url}/", "names no consumer and provider"),
+        (f"{url}/pacts/provider/{PROVIDER}/consumer/Nobody/latest", "is not a pact"),
+    ]:
+        result = run(
+            Cell(FRAMEWORKS[0]), environment(url, settings.pact_dir, PACT_URL=target), endpoint
+        )
+        assert result.error is not None, target
+        assert f"PACT_URL {target}" in result.error
+        assert expected in result.error
+
+
+class socket_that_refuses:  # noqa: N801 (a context manager read as a noun)
+    """A port on 127.0.0.1 that nothing listens on while the block runs."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._socket.close()
