@@ -192,6 +192,7 @@ NASTY_NAMES = st.one_of(
 # Each example sends up to five requests and dumps the database before and after each.
 @settings(HYPOTHESIS, max_examples=max(1, HYPOTHESIS.max_examples // 3))
 @given(name=NASTY_NAMES)
+@example(name="\x90")
 def test_names_with_path_traversal_or_odd_unicode_are_names_or_refused(
     broker: RunningBroker, name: str
 ) -> None:
