@@ -31,11 +31,13 @@ from schemathesis.core.result import Ok
 from broker import strict_json
 from broker.middleware import DEFAULT_MAX_BODY_BYTES
 from broker.testing import RunningBroker, pact_document, publish_body, start_broker
+from tests.conftest import examples
 from tests.reliability.conftest import note
 
-SCHEMATHESIS_EXAMPLES = int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", "5"))
+# Derandomized unless exploring (tests/conftest.py): the same requests every run.
+SCHEMATHESIS_EXAMPLES = examples(int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", "5")))
 HYPOTHESIS = settings(
-    max_examples=int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", "60")),
+    max_examples=examples(int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", "60"))),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
