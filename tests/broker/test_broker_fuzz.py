@@ -3,10 +3,10 @@
 A small in-suite fuzz (hypothesis) over the write endpoints, with arbitrary JSON bodies and
 arbitrary path segments, including text that is not valid Unicode (lone surrogates).
 
-In the test suite it is the same every run (derandomized, so no example database either): it
-fails when the code changes, never by chance. The `reliability` nox session runs it randomized
-with more examples (RELIABILITY_FULL=1, RELIABILITY_HYPOTHESIS_EXAMPLES). What it ever found is
-kept below as explicit examples.
+It is the same every run (the suite's `repeatable` hypothesis profile, tests/conftest.py): it
+fails when the code changes, never by chance. The `reliability` nox session runs more examples
+(RELIABILITY_HYPOTHESIS_EXAMPLES), still derandomized; `HYPOTHESIS_PROFILE=explore` runs it
+randomized. What it ever found is kept below as explicit examples.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from broker.testing import pact_document, publish_body, start_broker
+from tests.conftest import examples
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -97,8 +98,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 
 
 @settings(
-    max_examples=int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", "150")),
-    derandomize=os.environ.get("RELIABILITY_FULL") != "1",
+    max_examples=examples(int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", "150"))),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from broker import Auth
 from broker.testing import pact_document, publish_body, start_broker, unique_name
+from tests.conftest import examples
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -350,7 +351,9 @@ def test_for_verification_get_links_to_itself_and_unknown_providers_are_404(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     body=st.recursive(
