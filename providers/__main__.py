@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 def banner(framework: str, base_url: str, secret: str, secret_source: str) -> str:
     state_url = f"{base_url}{STATE_PATH}"
     pact = f"pacts/{CONSUMER}-{PROVIDER}.json"
+    # The Ruby verifier reads V3 pacts only: the consumer tests write one on request.
+    pact_v3 = f"pacts-v3/{CONSUMER}-{PROVIDER}.json"
     quoted = shlex.quote
     lines = [
         f"{PROVIDER} on {framework}, until Ctrl-C",
@@ -90,9 +92,10 @@ def banner(framework: str, base_url: str, secret: str, secret_source: str) -> st
         f"  pact_verifier_cli --file {pact} --provider-name {PROVIDER} --hostname 127.0.0.1"
         f" --port {base_url.rsplit(':', 1)[1]} --state-change-url {state_url}"
         f' --state-change-teardown -H "{STATE_SECRET_HEADER}={SECRET_REFERENCE}"',
-        "pact-provider-verifier (Ruby; pact-python-cli==2.5.7.0):",
+        "pact-provider-verifier (Ruby; pact-python-cli==2.5.7.0; V3 pacts only, written by"
+        " `PACT_SPECIFICATION=V3 PACT_DIR=pacts-v3 nox -s pacts`):",
         f'  CUSTOM_PROVIDER_HEADER="{STATE_SECRET_HEADER}: {SECRET_REFERENCE}"'
-        f" pact-provider-verifier {pact} --provider {PROVIDER} --provider-base-url {base_url}"
+        f" pact-provider-verifier {pact_v3} --provider {PROVIDER} --provider-base-url {base_url}"
         f" --provider-states-setup-url {state_url}",
         "pact-js (Node; verifiers/pact-js, after `npm ci` there):",
         f"  node verifiers/pact-js/verify.mjs --provider-base-url {base_url} --pact {pact}"

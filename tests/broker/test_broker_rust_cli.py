@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 pytest.importorskip("pact", reason="pact-python (the Rust verifier) is not installed")
 
-from pact import Verifier
+from pact import Pact, Verifier
 
 pytestmark = pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
 
@@ -289,3 +289,54 @@ def test_can_i_deploy_between_two_named_versions(broker: RunningBroker, tmp_path
         broker, "can-i-deploy", "-a", consumer, "-e", "c1", "-a", provider, "-e", "p2", check=False
     )
     assert unknown.returncode != 0
+
+
+def test_a_v4_pact_written_by_pact_python_is_published_served_and_verified_by_id(
+    broker: RunningBroker, tmp_path: Path
+) -> None:
+    """The whole path the cells take, with the V4 pact pact-python writes: `pact broker publish`,
+    pacts for verification, the pact as stored (V4 keys kept, each interaction given an `_id`),
+    and the Rust verifier reporting its result by that `_id`."""
+    consumer, provider = unique_name("consumer-"), unique_name("provider-")
+    pact = Pact(consumer, provider)  # pact-python's default specification, V4
+    (
+        pact.upon_receiving("a request for user 1")
+        .with_request("GET", "/users/1")
+        .will_respond_with(200)
+        .add_text_comment("written by pact-python as V4")
+    )
+    with pact.serve() as server:
+        assert httpx.get(f"{server.url}/users/1").status_code == 200
+    directory = tmp_path / "pacts"
+    pact.write_file(directory)
+    written = json.loads(next(directory.glob("*.json")).read_text("utf-8"))
+    assert written["metadata"]["pactSpecification"]["version"] == "4.0"
+
+    result = pact_cli(broker, "publish", str(directory), "-a", "1.0.0", "--branch", "main")
+    assert "published successfully" in result.stdout
+
+    found = httpx.post(
+        f"{broker.url}/pacts/provider/{provider}/for-verification",
+        json={"consumerVersionSelectors": [{"mainBranch": True}]},
+    ).json()["_embedded"]["pacts"]
+    assert len(found) == 1
+    served = httpx.get(found[0]["_links"]["self"]["href"]).json()
+    assert served["metadata"]["pactSpecification"]["version"] == "4.0"
+    [interaction] = served["interactions"]
+    assert interaction["type"] == "Synchronous/HTTP"
+    assert interaction["comments"] == written["interactions"][0]["comments"]
+    assert interaction["pending"] is False
+    assert interaction["_id"]
+
+    with RecordingProvider() as recording:
+        verifier = (
+            Verifier(provider, host="127.0.0.1")
+            .add_transport(url=recording.url)
+            .broker_source(broker.url, selector=True)
+            .consumer_version(main_branch=True)
+            .build()
+        )
+        verifier.verify()
+    assert recording.paths == ["/users/1"]
+    results = verifier.results["interactionResults"]
+    assert [item["interactionId"] for item in results] == [interaction["_id"]]
