@@ -29,6 +29,7 @@ from fastapi import Depends, Request
 from broker import repository
 from broker.db import now
 from broker.errors import NotFound, ValidationError
+from broker.pacts import find_pact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -108,13 +109,17 @@ def parse_webhook(connection: sqlite3.Connection, body: Any) -> WebhookSpec:
     consumer = _party(body, "consumer", errors)
     provider = _party(body, "provider", errors)
     for role, name in (("consumer", consumer), ("provider", provider)):
-        if name and f"{role}.name" not in errors and not repository.find_pacticipant(connection, name):
+        if (
+            name
+            and f"{role}.name" not in errors
+            and not repository.find_pacticipant(connection, name)
+        ):
             errors[f"{role}.name"] = [f"No {role} with name '{name}' found"]
     # The real broker's default, kept for webhooks created before events existed.
     raw_events = body.get("events", [{"name": CONTRACT_CONTENT_CHANGED}])
     events: list[str] = []
     if not isinstance(raw_events, list) or not raw_events:
-        errors["events"] = ["must be a non-empty list of {\"name\": ...}"]
+        errors["events"] = ['must be a non-empty list of {"name": ...}']
     else:
         for index, event in enumerate(raw_events):
             name = event.get("name") if isinstance(event, dict) else None
@@ -233,7 +238,8 @@ def list_webhooks(
 def delete_webhook(connection: sqlite3.Connection, webhook_uuid: str) -> None:
     require_webhook(connection, webhook_uuid)
     connection.execute(
-        "DELETE FROM triggered_webhooks WHERE webhook_uuid = ? AND status IN ('not_run', 'retrying')",
+        "DELETE FROM triggered_webhooks"
+        " WHERE webhook_uuid = ? AND status IN ('not_run', 'retrying')",
         (webhook_uuid,),
     )
     connection.execute("DELETE FROM webhooks WHERE uuid = ?", (webhook_uuid,))
@@ -442,7 +448,9 @@ def pact_parameters(
         "pactbroker.consumerName": consumer,
         "pactbroker.providerName": provider,
         "pactbroker.consumerVersionNumber": pact["consumer_version_number"],
-        "pactbroker.consumerVersionBranch": _version_branch(connection, pact["consumer_version_id"]),
+        "pactbroker.consumerVersionBranch": _version_branch(
+            connection, pact["consumer_version_id"]
+        ),
         "pactbroker.consumerVersionTags": _version_tags(connection, pact["consumer_version_id"]),
         "pactbroker.providerVersionNumber": "",
         "pactbroker.providerVersionBranch": "",
@@ -577,7 +585,8 @@ def _trigger(
 
 def _previous_sha(connection: sqlite3.Connection, pact: sqlite3.Row) -> str | None:
     row = connection.execute(
-        "SELECT pv.sha FROM pact_publications pp JOIN pact_versions pv ON pv.id = pp.pact_version_id"
+        "SELECT pv.sha FROM pact_publications pp"
+        " JOIN pact_versions pv ON pv.id = pp.pact_version_id"
         " WHERE pp.consumer_id = ? AND pp.provider_id = ? AND pp.id < ?"
         " ORDER BY pp.id DESC LIMIT 1",
         (pact["consumer_id"], pact["provider_id"], pact["publication_id"]),
@@ -589,8 +598,6 @@ def trigger_for_publication(
     connection: sqlite3.Connection, base: str, published: PublishedPact
 ) -> list[str]:
     """Record the triggered webhooks of one published pact; their uuids, to deliver later."""
-    from broker.pacts import find_pact  # noqa: PLC0415 -- broker.pacts imports this module's users
-
     pact = find_pact(
         connection,
         published.provider_name,
@@ -635,16 +642,20 @@ def trigger_for_verification(
     return fired
 
 
-def test_parameters(connection: sqlite3.Connection, base: str, webhook: sqlite3.Row) -> dict[str, str]:
+def test_parameters(
+    connection: sqlite3.Connection, base: str, webhook: sqlite3.Row
+) -> dict[str, str]:
     """The parameters of `POST /webhooks/{uuid}/execute`: the newest matching pact, if any."""
     sql = (
         "SELECT pp.id AS publication_id, pv.id AS pact_version_id, pv.sha,"
         " c.name AS consumer_name, pr.name AS provider_name, c.id AS consumer_id,"
         " pr.id AS provider_id, cv.id AS consumer_version_id, cv.number AS consumer_version_number"
         " FROM pact_publications pp JOIN pact_versions pv ON pv.id = pp.pact_version_id"
-        " JOIN pacticipants c ON c.id = pp.consumer_id JOIN pacticipants pr ON pr.id = pp.provider_id"
+        " JOIN pacticipants c ON c.id = pp.consumer_id"
+        " JOIN pacticipants pr ON pr.id = pp.provider_id"
         " JOIN versions cv ON cv.id = pp.consumer_version_id"
-        " WHERE (? IS NULL OR c.name = ?) AND (? IS NULL OR pr.name = ?) ORDER BY pp.id DESC LIMIT 1"
+        " WHERE (? IS NULL OR c.name = ?) AND (? IS NULL OR pr.name = ?)"
+        " ORDER BY pp.id DESC LIMIT 1"
     )
     consumer, provider = webhook["consumer_name"], webhook["provider_name"]
     pact = connection.execute(sql, (consumer, consumer, provider, provider)).fetchone()
@@ -702,7 +713,8 @@ def render_request(request: dict[str, Any], parameters: dict[str, str]) -> dict[
         "method": request["method"],
         "url": render(request["url"], parameters, escape=True),
         "headers": {
-            name: render(value, parameters) for name, value in (request.get("headers") or {}).items()
+            name: render(value, parameters)
+            for name, value in (request.get("headers") or {}).items()
         },
         "body": _render_body(request.get("body"), parameters),
         "username": request.get("username"),
@@ -798,7 +810,9 @@ def deliver(rendered: dict[str, Any], triggered_uuid: str, timeout_s: float) -> 
     return Attempt(success, shown_request, response_doc, error, logs)
 
 
-def record_attempt(connection: sqlite3.Connection, triggered: sqlite3.Row, attempt: Attempt, status: str) -> None:
+def record_attempt(
+    connection: sqlite3.Connection, triggered: sqlite3.Row, attempt: Attempt, status: str
+) -> None:
     connection.execute(
         "INSERT INTO webhook_executions (triggered_webhook_id, success, request, response,"
         " error, logs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -832,7 +846,11 @@ def execute_once(database: Database, triggered_uuid: str, settings: Settings) ->
     status = (
         "success"
         if attempt.success
-        else ("failure" if made >= settings.attempts or triggered["trigger_type"] == "user" else "retrying")
+        else (
+            "failure"
+            if made >= settings.attempts or triggered["trigger_type"] == "user"
+            else "retrying"
+        )
     )
     with database.write() as connection:
         record_attempt(connection, triggered, attempt, status)

@@ -158,7 +158,9 @@ def execute_webhook(
 
 
 @router.get("/webhooks/{uuid:seg}/triggered-webhooks")
-def list_triggered(uuid: str, request: Request, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def list_triggered(
+    uuid: str, request: Request, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     attempts = request.app.state.webhooks.settings.attempts
     with database.read() as connection:
         webhooks.require_webhook(connection, uuid)
@@ -173,7 +175,9 @@ def list_triggered(uuid: str, request: Request, database: DatabaseDep, urls: Url
 
 
 @router.get("/triggered-webhooks/{uuid:seg}")
-def get_triggered(uuid: str, request: Request, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
+def get_triggered(
+    uuid: str, request: Request, database: DatabaseDep, urls: UrlsDep
+) -> dict[str, Any]:
     attempts = request.app.state.webhooks.settings.attempts
     with database.read() as connection:
         row = webhooks.find_triggered(connection, uuid)
@@ -184,4 +188,6 @@ def get_triggered(uuid: str, request: Request, database: DatabaseDep, urls: Urls
 def get_triggered_logs(uuid: str, database: DatabaseDep) -> PlainTextResponse:
     """Every attempt's log, oldest first, as text (the real broker's `pb:logs`)."""
     with database.read() as connection:
-        return PlainTextResponse(webhooks.logs_text(connection, webhooks.find_triggered(connection, uuid)))
+        return PlainTextResponse(
+            webhooks.logs_text(connection, webhooks.find_triggered(connection, uuid))
+        )

@@ -102,7 +102,10 @@ def test_crud_over_http(broker: RunningBroker) -> None:
         {"request": {"method": "POST", "url": "http://x", "headers": {"a": 1}}},
         {"events": [{"name": "nope"}], "request": {"method": "POST", "url": "http://x"}},
         {"events": [], "request": {"method": "POST", "url": "http://x"}},
-        {"provider": {"name": "no-such-provider"}, "request": {"method": "POST", "url": "http://x"}},
+        {
+            "provider": {"name": "no-such-provider"},
+            "request": {"method": "POST", "url": "http://x"},
+        },
         {"provider": "x", "request": {"method": "POST", "url": "http://x"}},
     ],
 )
@@ -114,7 +117,9 @@ def test_bad_input_is_a_400_with_errors(broker: RunningBroker, body: Any) -> Non
         assert response.status_code == 400, response.text
         assert response.json()["errors"]
     assert put(broker, "/webhooks/short", webhook_body("http://x", "p")).status_code == 400
-    raw = httpx.post(f"{broker.url}/webhooks", content=b"{not json", headers={"Content-Type": "application/json"})
+    raw = httpx.post(
+        f"{broker.url}/webhooks", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert raw.status_code == 400
 
 
@@ -150,7 +155,9 @@ def test_rust_cli_creates_the_github_webhook_and_a_publish_reaches_the_receiver(
         assert shown["events"] == [{"name": "contract_requiring_verification_published"}]
         assert shown["provider"] == {"name": provider}
         assert shown["request"]["headers"]["Authorization"] == "**********"
-        publish(broker, tmp_path, pact_document(consumer, provider, ["/a"]), "c1", "--branch", "feat")
+        publish(
+            broker, tmp_path, pact_document(consumer, provider, ["/a"]), "c1", "--branch", "feat"
+        )
         (request,) = receiver.wait_for(1)
         payload = request.json()
         assert request.path == "/repos/owner/repo/dispatches"
@@ -168,15 +175,20 @@ def test_rust_cli_creates_the_github_webhook_and_a_publish_reaches_the_receiver(
             entry = httpx.get(entry["_links"]["self"]["href"]).json()
         assert entry["status"] == "success"
         logs = httpx.get(entry["_links"]["pb:logs"]["href"]).text
-        assert "HTTP 200" in logs and "dispatches" in logs
-        assert TOKEN not in logs and TOKEN not in json.dumps(entry)
+        assert "HTTP 200" in logs
+        assert "dispatches" in logs
+        assert TOKEN not in logs
+        assert TOKEN not in json.dumps(entry)
 
 
 def test_no_trigger_when_the_main_head_already_verified_it(broker: RunningBroker) -> None:
     consumer, provider = unique_name("consumer-"), unique_name("provider-")
     with Receiver() as receiver:
         body = webhook_body(
-            receiver.url, provider, "contract_requiring_verification_published", body="${pactbroker.providerVersionNumber}"
+            receiver.url,
+            provider,
+            "contract_requiring_verification_published",
+            body="${pactbroker.providerVersionNumber}",
         )
         provider_with_main(broker, provider, "p1")
         assert put(broker, f"/webhooks/{unique_name()}{unique_name()}", body).status_code == 201
@@ -185,7 +197,12 @@ def test_no_trigger_when_the_main_head_already_verified_it(broker: RunningBroker
         assert first.status_code == 201
         assert receiver.wait_for(1)[0].body == b"p1"
         results = first.json()["_links"]["pb:publish-verification-results"]["href"]
-        assert httpx.post(results, json={"success": True, "providerApplicationVersion": "p1"}).status_code == 201
+        assert (
+            httpx.post(
+                results, json={"success": True, "providerApplicationVersion": "p1"}
+            ).status_code
+            == 201
+        )
         # Same content from a new consumer version: p1 verified it, so nothing requires it,
         # and no webhook fires; a new main head (p2) makes it required again.
         put(broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c2", document)
@@ -225,7 +242,10 @@ def test_verification_events_and_parameters(broker: RunningBroker) -> None:
         payload = json.loads(received[0].body)
         assert payload["status"] == "failure"
         assert (payload["provider"], payload["consumer"], payload["cv"], payload["pv"]) == (
-            provider, consumer, "c 1", "p1"
+            provider,
+            consumer,
+            "c 1",
+            "p1",
         )
         assert payload["result"] == posted.json()["_links"]["self"]["href"]
         assert received[0].path == "/status/c%201"
@@ -238,14 +258,22 @@ def test_retries_are_bounded_and_logged(broker: RunningBroker) -> None:
     with Receiver(statuses=(500,)) as receiver:
         body = webhook_body(receiver.url, provider, "contract_published")
         created = httpx.post(f"{broker.url}/webhooks", json=body).json()
-        put(broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c1", pact_document(consumer, provider, ["/a"]))
+        put(
+            broker,
+            f"/pacts/provider/{provider}/consumer/{consumer}/version/c1",
+            pact_document(consumer, provider, ["/a"]),
+        )
         receiver.wait_for(3)  # 1 attempt + the 2 retries of the schedule
         listing = created["_links"]["pb:triggered-webhooks"]["href"]
         deadline = time.monotonic() + 10
         entry = httpx.get(listing).json()["_embedded"]["triggeredWebhooks"][0]
         while entry["status"] != "failure" and time.monotonic() < deadline:
             entry = httpx.get(listing).json()["_embedded"]["triggeredWebhooks"][0]
-        assert (entry["status"], entry["attemptsMade"], entry["attemptsRemaining"]) == ("failure", 3, 0)
+        assert (entry["status"], entry["attemptsMade"], entry["attemptsRemaining"]) == (
+            "failure",
+            3,
+            0,
+        )
         with pytest.raises(AssertionError):
             receiver.wait_for(4, timeout=1.0)  # and no fourth attempt
 
@@ -254,14 +282,23 @@ def test_execute_endpoint(broker: RunningBroker) -> None:
     provider = unique_name("provider-")
     provider_with_main(broker, provider, "p1")
     with Receiver(statuses=(202, 500)) as receiver:
-        body = webhook_body(receiver.url, provider, "contract_published", headers={"X-Api-Key": TOKEN}, body={"n": "${pactbroker.providerName}"})
+        body = webhook_body(
+            receiver.url,
+            provider,
+            "contract_published",
+            headers={"X-Api-Key": TOKEN},
+            body={"n": "${pactbroker.providerName}"},
+        )
         created = httpx.post(f"{broker.url}/webhooks", json=body).json()
         first = httpx.post(created["_links"]["pb:execute"]["href"]).json()
-        assert first["success"] is True and first["response"]["status"] == 202
+        assert first["success"] is True
+        assert first["response"]["status"] == 202
         assert receiver.wait_for(1)[0].json() == {"n": provider}
         second = httpx.post(created["_links"]["pb:execute"]["href"])
-        assert second.status_code == 200 and second.json()["success"] is False
-        assert TOKEN not in second.text and TOKEN not in first["logs"]
+        assert second.status_code == 200
+        assert second.json()["success"] is False
+        assert TOKEN not in second.text
+        assert TOKEN not in first["logs"]
 
 
 def test_a_hanging_receiver_does_not_slow_a_publish(broker: RunningBroker) -> None:
@@ -271,7 +308,11 @@ def test_a_hanging_receiver_does_not_slow_a_publish(broker: RunningBroker) -> No
         body = webhook_body(receiver.url, provider, "contract_published")
         assert httpx.post(f"{broker.url}/webhooks", json=body).status_code == 201
         started = time.monotonic()
-        response = put(broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c1", pact_document(consumer, provider, ["/a"]))
+        response = put(
+            broker,
+            f"/pacts/provider/{provider}/consumer/{consumer}/version/c1",
+            pact_document(consumer, provider, ["/a"]),
+        )
         elapsed = time.monotonic() - started
         assert response.status_code == 201
         receiver.wait_for(1)  # the delivery did start (and now hangs)
@@ -283,13 +324,22 @@ def test_a_webhook_aimed_at_the_broker_does_not_loop(broker: RunningBroker) -> N
     provider, consumer = unique_name("provider-"), unique_name("consumer-")
     provider_with_main(broker, provider, "p1")
     document = pact_document(consumer, provider, ["/a"])
-    pact = put(broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c1", document).json()
+    pact = put(
+        broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c1", document
+    ).json()
     results = pact["_links"]["pb:publish-verification-results"]["href"]
-    body = webhook_body(results, provider, "provider_verification_published",
-                        headers={"Content-Type": "application/json"},
-                        body={"success": True, "providerApplicationVersion": "p-loop"})
+    body = webhook_body(
+        results,
+        provider,
+        "provider_verification_published",
+        headers={"Content-Type": "application/json"},
+        body={"success": True, "providerApplicationVersion": "p-loop"},
+    )
     created = httpx.post(f"{broker.url}/webhooks", json=body).json()
-    assert httpx.post(results, json={"success": True, "providerApplicationVersion": "p1"}).status_code == 201
+    assert (
+        httpx.post(results, json={"success": True, "providerApplicationVersion": "p1"}).status_code
+        == 201
+    )
     listing = created["_links"]["pb:triggered-webhooks"]["href"]
     deadline = time.monotonic() + 10
     entries = httpx.get(listing).json()["_embedded"]["triggeredWebhooks"]
