@@ -858,17 +858,26 @@ def execute_once(database: Database, triggered_uuid: str, settings: Settings) ->
 
 
 class Dispatcher:
-    """Delivers triggered webhooks on worker threads, with the bounded retry schedule."""
+    """Delivers triggered webhooks on worker threads, with the bounded retry schedule.
+
+    A retry waits on a timer, not on a worker, so receivers that keep failing never hold up
+    the deliveries of other webhooks.
+    """
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
-        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._timers: set[threading.Timer] = set()
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="webhook")
 
     def submit(self, triggered_uuids: Iterable[str]) -> None:
-        for triggered_uuid in triggered_uuids:
-            self._pool.submit(self._run, triggered_uuid)
+        with self._lock:
+            if self._stopping:
+                return  # left "not_run": the next start resumes it
+            for triggered_uuid in triggered_uuids:
+                self._pool.submit(self._run, triggered_uuid)
 
     def resume(self) -> None:
         """Deliveries a stopped broker left unfinished (the log survives a restart)."""
@@ -877,25 +886,41 @@ class Dispatcher:
                 "SELECT uuid FROM triggered_webhooks WHERE status IN ('not_run', 'retrying')"
                 " ORDER BY id"
             ).fetchall()
-        self.submit(row["uuid"] for row in rows)
+        self.submit([row["uuid"] for row in rows])
 
     def _run(self, triggered_uuid: str) -> None:
         try:
-            while not self._stopping.is_set():
-                attempt = execute_once(self.database, triggered_uuid, self.settings)
-                if attempt is None or attempt.success:
-                    return
-                with self.database.read() as connection:
-                    made = find_triggered(connection, triggered_uuid)["attempts"]
-                if made >= self.settings.attempts:
-                    return
-                # Event.wait, not sleep: a stopping broker does not wait for the schedule.
-                self._stopping.wait(self.settings.retry_schedule[made - 1])
+            attempt = execute_once(self.database, triggered_uuid, self.settings)
+            if attempt is None or attempt.success:
+                return
+            with self.database.read() as connection:
+                made = find_triggered(connection, triggered_uuid)["attempts"]
+            if made < self.settings.attempts:
+                self._retry_later(self.settings.retry_schedule[made - 1], triggered_uuid)
         except Exception:  # a delivery must never take the broker down; the log says why
             logger.exception("webhook delivery %s stopped", triggered_uuid)
 
+    def _retry_later(self, delay_s: float, triggered_uuid: str) -> None:
+        def fire() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            self.submit([triggered_uuid])
+
+        timer = threading.Timer(delay_s, fire)
+        timer.daemon = True
+        with self._lock:
+            if self._stopping:
+                return
+            self._timers.add(timer)
+        timer.start()
+
     def close(self) -> None:
-        self._stopping.set()
+        """Stop: pending retries stay "retrying" in the database and resume at the next start."""
+        with self._lock:
+            self._stopping = True
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
