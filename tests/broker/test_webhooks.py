@@ -364,3 +364,38 @@ def test_webhooks_and_logs_survive_a_restart(tmp_path: Path) -> None:
         assert httpx.get(f"{second.url}/webhooks/persisted-webhook-0001").status_code == 200
     finally:
         assert second.stop() == 0
+
+
+def test_one_trigger_per_provider_version_requiring_verification(broker: RunningBroker) -> None:
+    """Main head, deployed and released versions; each once, and only those without a result."""
+    consumer, provider = unique_name("consumer-"), unique_name("provider-")
+    provider_with_main(broker, provider, "main-head")
+    test_env = "00000000-0000-4000-8000-000000000001"
+    production = "00000000-0000-4000-8000-000000000002"
+    for number, kind, environment in (
+        ("deployed-1", "deployed", test_env),
+        ("released-1", "released", production),
+        ("main-head", "deployed", production),  # also the main head: one trigger, not two
+    ):
+        assert put(broker, f"/pacticipants/{provider}/versions/{number}", {}).status_code in (
+            200,
+            201,
+        )
+        recorded = httpx.post(
+            f"{broker.url}/pacticipants/{provider}/versions/{number}/{kind}-versions/"
+            f"environment/{environment}",
+            json={},
+        )
+        assert recorded.status_code == 201, recorded.text
+    with Receiver() as receiver:
+        event = "contract_requiring_verification_published"
+        body = webhook_body(
+            receiver.url, provider, event, body="${pactbroker.providerVersionNumber}"
+        )
+        assert httpx.post(f"{broker.url}/webhooks", json=body).status_code == 201
+        document = pact_document(consumer, provider, ["/a"])
+        put(broker, f"/pacts/provider/{provider}/consumer/{consumer}/version/c1", document)
+        received = sorted(request.body.decode() for request in receiver.wait_for(3))
+        assert received == ["deployed-1", "main-head", "released-1"]
+        with pytest.raises(AssertionError):
+            receiver.wait_for(4, timeout=1.0)
