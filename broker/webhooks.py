@@ -63,6 +63,8 @@ MASK = "**********"
 LOG_MASK = "[REDACTED]"
 # Header names whose values are secrets (the real broker redacts Authorization and *Token*).
 SECRET_HEADER = re.compile(r"authorization|token|secret|api-?key|cookie", re.IGNORECASE)
+# Control characters would split a header (request smuggling) or fail the request later.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEMPLATE = re.compile(r"\$\{(pactbroker\.[A-Za-z]+)\}")
 MAX_LOGGED_BODY = 10_000
 
@@ -141,7 +143,7 @@ def parse_webhook(connection: sqlite3.Connection, body: Any) -> WebhookSpec:
     if headers is None:
         headers = {}
     if not isinstance(headers, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) and "\n" not in key + value
+        isinstance(key, str) and isinstance(value, str) and not CONTROL.search(key + value)
         for key, value in headers.items()
     ):
         errors["request.headers"] = ["must be an object of header names to string values"]
@@ -373,8 +375,11 @@ def triggered_document(
         "eventName": row["event_name"],
         "triggerType": row["trigger_type"],
         "attemptsMade": row["attempts"],
-        "attemptsRemaining": max(
-            0, attempts_allowed - row["attempts"] if row["status"] != "success" else 0
+        # A test execution (`user`) and a finished delivery have no attempts left.
+        "attemptsRemaining": (
+            max(0, attempts_allowed - row["attempts"])
+            if row["status"] in ("not_run", "retrying") and row["trigger_type"] != "user"
+            else 0
         ),
         "parameters": json.loads(row["parameters"]),
         "triggeredAt": row["created_at"],
@@ -800,7 +805,7 @@ def deliver(rendered: dict[str, Any], triggered_uuid: str, timeout_s: float) -> 
         lines.append(f"[{now()}] Response: HTTP {response.status_code}")
         lines += [f"{k}: {v}" for k, v in mask_headers(dict(response.headers), LOG_MASK).items()]
         lines.append(response_doc["body"])
-    except (httpx.HTTPError, ValueError) as exception:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exception:
         # The exception's text can hold the URL: redact it like everything else.
         error = redact(f"{type(exception).__name__}: {exception}", secrets)
         success = False

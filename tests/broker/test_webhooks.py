@@ -100,6 +100,9 @@ def test_crud_over_http(broker: RunningBroker) -> None:
         {"request": {"method": "FETCH", "url": "http://x"}},
         {"request": {"method": "POST", "url": "ftp://x"}},
         {"request": {"method": "POST", "url": "http://x", "headers": {"a": 1}}},
+        {"request": {"method": "POST", "url": "http://x", "headers": {"a": "b\rX-Evil: 1"}}},
+        {"request": {"method": "POST", "url": "http://x", "password": 5}},
+        {"description": 3, "request": {"method": "POST", "url": "http://x"}},
         {"events": [{"name": "nope"}], "request": {"method": "POST", "url": "http://x"}},
         {"events": [], "request": {"method": "POST", "url": "http://x"}},
         {
