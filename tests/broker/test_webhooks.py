@@ -85,6 +85,8 @@ def test_crud_over_http(broker: RunningBroker) -> None:
     assert "S3cret" not in json.dumps(document)
     listed = httpx.get(f"{broker.url}/webhooks/provider/{provider}").json()
     assert [link["href"] for link in listed["_links"]["pb:webhooks"]] == [location]
+    everything = httpx.get(f"{broker.url}/webhooks").json()
+    assert location in [link["href"] for link in everything["_links"]["pb:webhooks"]]
     body["description"] = "changed"
     assert httpx.put(location, json=body).status_code == 200
     assert httpx.get(location).json()["description"] == "changed"
@@ -402,3 +404,48 @@ def test_one_trigger_per_provider_version_requiring_verification(broker: Running
         assert received == ["deployed-1", "main-head", "released-1"]
         with pytest.raises(AssertionError):
             receiver.wait_for(4, timeout=1.0)
+
+
+@pytest.mark.skipif(PACT is None, reason="the Rust pact CLI is not installed")
+def test_rust_cli_create_test_and_delete_webhook(broker: RunningBroker) -> None:
+    provider = unique_name("provider-")
+    provider_with_main(broker, provider, "p1")
+    with Receiver() as receiver:
+        pact_cli(
+            broker,
+            "create-webhook",
+            f"{receiver.url}/hook",
+            "--request",
+            "POST",
+            "--header",
+            "Content-Type: application/json",
+            "--data",
+            '{"provider":"${pactbroker.providerName}"}',
+            "--provider",
+            provider,
+            "--contract-published",
+        )
+        (webhook,) = httpx.get(f"{broker.url}/webhooks/provider/{provider}").json()["_embedded"][
+            "webhooks"
+        ]
+        tested = pact_cli(broker, "test-webhook", "--uuid", webhook["uuid"])
+        assert "Webhook succeeded" in tested.stdout
+        assert receiver.wait_for(1)[0].json() == {"provider": provider}
+        deleted = pact_cli(broker, "delete-webhook", "--uuid", webhook["uuid"])
+        assert "successfully deleted" in deleted.stdout
+        assert httpx.get(webhook["_links"]["self"]["href"]).status_code == 404
+        refused = pact_cli(
+            broker,
+            "create-or-update-webhook",
+            receiver.url,
+            "--request",
+            "POST",
+            "--uuid",
+            "0123456789abcdef0123",
+            "--provider",
+            "no-such-provider",
+            "--contract-published",
+            check=False,
+        )
+        assert refused.returncode != 0
+        assert "No provider with name 'no-such-provider' found" in refused.stdout + refused.stderr
