@@ -67,6 +67,13 @@ SECRET_HEADER = re.compile(r"authorization|token|secret|api-?key|cookie", re.IGN
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEMPLATE = re.compile(r"\$\{(pactbroker\.[A-Za-z]+)\}")
 MAX_LOGGED_BODY = 10_000
+# The body of PactFlow's example providers' GitHub `repository_dispatch` webhook: what a
+# provider's `contract_requiring_verification_published` workflow reads from `client_payload`.
+GITHUB_DISPATCH_BODY = (
+    '{"event_type":"contract_requiring_verification_published","client_payload":'
+    '{"pact_url":"${pactbroker.pactUrl}","sha":"${pactbroker.providerVersionNumber}",'
+    '"branch":"${pactbroker.providerVersionBranch}"}}'
+)
 
 
 # --- definitions ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from broker.testing import pact_document, start_broker, unique_name
+from broker.webhooks import GITHUB_DISPATCH_BODY
 from tests.broker.clients import PACT
 from tests.broker.receiver import Receiver
 from tests.broker.test_broker_rust_cli import pact_cli, publish
@@ -20,11 +21,6 @@ if TYPE_CHECKING:
 
     from broker.testing import RunningBroker
 
-GITHUB_BODY = (
-    '{"event_type":"contract_requiring_verification_published","client_payload":'
-    '{"pact_url":"${pactbroker.pactUrl}","sha":"${pactbroker.providerVersionNumber}",'
-    '"branch":"${pactbroker.providerVersionBranch}"}}'
-)
 TOKEN = "ghp_S3cretToken0123456789"  # distinctive, so a search of logs cannot miss it
 
 
@@ -149,7 +145,7 @@ def test_rust_cli_creates_the_github_webhook_and_a_publish_reaches_the_receiver(
             "Accept: application/vnd.github.everest-preview+json",
             f"Authorization: Bearer {TOKEN}",
             "--data",
-            GITHUB_BODY,
+            GITHUB_DISPATCH_BODY,
             "--uuid",
             webhook_uuid,
             "--provider",
