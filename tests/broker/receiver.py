@@ -1,7 +1,8 @@
 """A loopback HTTP receiver that records every request, for webhook tests (and the loop test).
 
 Stands in for GitHub's dispatch API or any CI: it answers each request with the next status of
-`statuses` (the last one repeats), or hangs for `hang_s` first. Tests wait on what it received
+`statuses` (the last one repeats), or hangs for `hang_s` first; with `echo`, the body of
+each answer holds the request's headers. Tests wait on what it received
 with `wait_for(count, timeout)`, never with a sleep.
 """
 
@@ -29,7 +30,9 @@ class Received:
 class Receiver:
     """Use as a context manager; `url` is its base URL on 127.0.0.1."""
 
-    def __init__(self, statuses: tuple[int, ...] = (200,), hang_s: float = 0.0) -> None:
+    def __init__(
+        self, statuses: tuple[int, ...] = (200,), hang_s: float = 0.0, *, echo: bool = False
+    ) -> None:
         self.requests: list[Received] = []
         self._condition = threading.Condition()
         receiver = self
@@ -47,7 +50,13 @@ class Receiver:
                 if hang_s:
                     time.sleep(hang_s)  # the hanging CI this receiver stands in for
                 status = statuses[min(index, len(statuses) - 1)]
-                answer = b'{"received": true}'
+                # An echo (as httpbin's) sends the request's headers back: a credential in
+                # them then reaches the broker's log through the response too.
+                answer = (
+                    json.dumps({"headers": dict(self.headers.items())}).encode()
+                    if echo
+                    else b'{"received": true}'
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -282,7 +282,7 @@ def test_retries_are_bounded_and_logged(broker: RunningBroker) -> None:
 def test_execute_endpoint(broker: RunningBroker) -> None:
     provider = unique_name("provider-")
     provider_with_main(broker, provider, "p1")
-    with Receiver(statuses=(202, 500)) as receiver:
+    with Receiver(statuses=(202, 500), echo=True) as receiver:
         body = webhook_body(
             receiver.url,
             provider,
@@ -298,8 +298,13 @@ def test_execute_endpoint(broker: RunningBroker) -> None:
         second = httpx.post(created["_links"]["pb:execute"]["href"])
         assert second.status_code == 200
         assert second.json()["success"] is False
+        # The receiver got the key and echoed it back; no answer of the broker shows it.
+        assert receiver.requests[0].headers["X-Api-Key"] == TOKEN
         assert TOKEN not in second.text
         assert TOKEN not in first["logs"]
+        triggered = httpx.get(first["_links"]["pb:triggered-webhook"]["href"]).json()
+        assert TOKEN not in json.dumps(triggered)
+        assert TOKEN not in httpx.get(triggered["_links"]["pb:logs"]["href"]).text
 
 
 def test_a_hanging_receiver_does_not_slow_a_publish(broker: RunningBroker) -> None:
