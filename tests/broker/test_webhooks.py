@@ -450,3 +450,27 @@ def test_rust_cli_create_test_and_delete_webhook(broker: RunningBroker) -> None:
         )
         assert refused.returncode != 0
         assert "No provider with name 'no-such-provider' found" in refused.stdout + refused.stderr
+
+
+def test_contract_content_changed_fires_only_for_new_content(broker: RunningBroker) -> None:
+    consumer, provider = unique_name("consumer-"), unique_name("provider-")
+    provider_with_main(broker, provider, "p1")
+    with Receiver() as receiver:
+        body = webhook_body(
+            receiver.url,
+            provider,
+            "contract_content_changed",
+            body="${pactbroker.consumerVersionNumber}",
+        )
+        assert httpx.post(f"{broker.url}/webhooks", json=body).status_code == 201
+        first, changed = (pact_document(consumer, provider, [path]) for path in ("/a", "/b"))
+        for version, document in (("c1", first), ("c2", first), ("c2", first), ("c3", changed)):
+            published = put(
+                broker,
+                f"/pacts/provider/{provider}/consumer/{consumer}/version/{version}",
+                document,
+            )
+            assert published.status_code in (200, 201)
+        assert sorted(request.body for request in receiver.wait_for(2)) == [b"c1", b"c3"]
+        with pytest.raises(AssertionError):
+            receiver.wait_for(3, timeout=1.0)
