@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import re
 import sqlite3
 import threading
+import time
 import urllib.parse
 import uuid as uuid_module
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -873,8 +874,12 @@ class Dispatcher:
     """Delivers triggered webhooks on worker threads, with the bounded retry schedule.
 
     A retry waits on a timer, not on a worker, so receivers that keep failing never hold up
-    the deliveries of other webhooks.
+    the deliveries of other webhooks. The workers are daemon threads: a stopping broker waits
+    at most `STOP_GRACE_S` for requests in flight; what they did not record stays `not_run` or
+    `retrying` in the database and is delivered again at the next start.
     """
+
+    STOP_GRACE_S = 2.0
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
@@ -882,14 +887,20 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._stopping = False
         self._timers: set[threading.Timer] = set()
-        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="webhook")
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"webhook-{number}", daemon=True)
+            for number in range(settings.workers)
+        ]
+        for worker in self._workers:
+            worker.start()
 
     def submit(self, triggered_uuids: Iterable[str]) -> None:
         with self._lock:
             if self._stopping:
                 return  # left "not_run": the next start resumes it
             for triggered_uuid in triggered_uuids:
-                self._pool.submit(self._run, triggered_uuid)
+                self._queue.put(triggered_uuid)
 
     def resume(self) -> None:
         """Deliveries a stopped broker left unfinished (the log survives a restart)."""
@@ -899,6 +910,11 @@ class Dispatcher:
                 " ORDER BY id"
             ).fetchall()
         self.submit([row["uuid"] for row in rows])
+
+    def _work(self) -> None:
+        while (triggered_uuid := self._queue.get()) is not None:
+            if not self._stopping:  # else it stays pending and the next start resumes it
+                self._run(triggered_uuid)
 
     def _run(self, triggered_uuid: str) -> None:
         try:
@@ -927,13 +943,17 @@ class Dispatcher:
         timer.start()
 
     def close(self) -> None:
-        """Stop: pending retries stay "retrying" in the database and resume at the next start."""
+        """Stop taking work; wait a little for requests in flight (see the class)."""
         with self._lock:
             self._stopping = True
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)
+        deadline = time.monotonic() + self.STOP_GRACE_S
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 # --- what the routes use --------------------------------------------------------------------

@@ -356,20 +356,33 @@ def test_a_webhook_aimed_at_the_broker_does_not_loop(broker: RunningBroker) -> N
     assert len(httpx.get(listing).json()["_embedded"]["triggeredWebhooks"]) == 1
 
 
-def test_webhooks_and_logs_survive_a_restart(tmp_path: Path) -> None:
+def test_webhooks_logs_and_pending_retries_survive_a_restart(tmp_path: Path) -> None:
     database = tmp_path / "pact_broker.sqlite"
-    first = start_broker(database)
-    try:
-        body = webhook_body("http://127.0.0.1:9/x", "p", "contract_published")
-        body.pop("provider")
-        assert put(first, "/webhooks/persisted-webhook-0001", body).status_code == 201
-    finally:
-        assert first.stop() == 0
-    second = start_broker(database)
-    try:
-        assert httpx.get(f"{second.url}/webhooks/persisted-webhook-0001").status_code == 200
-    finally:
-        assert second.stop() == 0
+    # A retry an hour away: only the restart can deliver it within the test.
+    env = {"PACT_BROKER_WEBHOOK_RETRY_SCHEDULE": "3600"}
+    with Receiver(statuses=(500, 200)) as receiver:
+        first = start_broker(database, env=env)
+        try:
+            body = webhook_body(receiver.url, "p", "contract_published")
+            body.pop("provider")
+            assert put(first, "/webhooks/persisted-webhook-0001", body).status_code == 201
+            document = pact_document("c", "p", ["/a"])
+            put(first, "/pacts/provider/p/consumer/c/version/1", document)
+            receiver.wait_for(1)
+        finally:
+            assert first.stop() == 0
+        second = start_broker(database, env=env)
+        try:
+            receiver.wait_for(2)
+            listing = f"{second.url}/webhooks/persisted-webhook-0001/triggered-webhooks"
+            deadline = time.monotonic() + 10
+            entry = httpx.get(listing).json()["_embedded"]["triggeredWebhooks"][0]
+            while entry["status"] != "success" and time.monotonic() < deadline:
+                entry = httpx.get(listing).json()["_embedded"]["triggeredWebhooks"][0]
+            assert entry["attemptsMade"] == 2
+            assert [e["response"]["status"] for e in entry["executions"]] == [500, 200]
+        finally:
+            assert second.stop() == 0
 
 
 def test_one_trigger_per_provider_version_requiring_verification(broker: RunningBroker) -> None:
