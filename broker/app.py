@@ -18,6 +18,8 @@ from broker.openapi import openapi_builder
 from broker.paths import EncodedSlashMiddleware
 from broker.representations import JsonResponse
 from broker.routes import index, pact_lists, pacticipants, pacts
+from broker.routes import webhooks as webhook_routes
+from broker.webhooks import Dispatcher, Settings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -41,9 +43,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(database)
+        app.state.webhooks = Dispatcher(app.state.database, Settings.from_env())
+        app.state.webhooks.resume()
         try:
             yield
         finally:
+            app.state.webhooks.close()  # before the database: deliveries record their outcome
             app.state.database.close()
 
     app = FastAPI(
@@ -56,6 +61,7 @@ def create_app(
     app.include_router(pacts.router)
     app.include_router(pact_lists.router)
     app.include_router(pacticipants.router)
+    app.include_router(webhook_routes.router)
     app.add_exception_handler(BrokerError, _broker_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -146,6 +146,47 @@ MIGRATIONS: tuple[str, ...] = (
     VALUES ('00000000-0000-4000-8000-000000000001', 'test', 'Test', 0, :now, :now),
            ('00000000-0000-4000-8000-000000000002', 'production', 'Production', 1, :now, :now);
     """,
+    # 3: webhooks, each triggering of one, and each attempt to deliver it (broker/webhooks.py).
+    # Parties are kept by name: a webhook may name a pacticipant that is later deleted.
+    """
+    CREATE TABLE webhooks (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        description TEXT,
+        consumer_name TEXT,
+        provider_name TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        events TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE triggered_webhooks (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        webhook_uuid TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        trigger_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX triggered_webhooks_by_webhook ON triggered_webhooks (webhook_uuid, id);
+    CREATE INDEX triggered_webhooks_by_status ON triggered_webhooks (status);
+    CREATE TABLE webhook_executions (
+        id INTEGER PRIMARY KEY,
+        triggered_webhook_id INTEGER NOT NULL REFERENCES triggered_webhooks (id) ON DELETE CASCADE,
+        success INTEGER NOT NULL,
+        request TEXT NOT NULL,
+        response TEXT,
+        error TEXT,
+        logs TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_executions_by_trigger ON webhook_executions (triggered_webhook_id, id);
+    """,
 )
 
 READ_POOL_SIZE = 8

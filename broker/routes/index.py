@@ -96,12 +96,6 @@ def integrations(database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
     }
 
 
-@router.get("/webhooks")
-def webhooks(urls: UrlsDep) -> dict[str, Any]:
-    """Webhooks are not supported: the list is always empty."""
-    return {"_links": {"self": link(f"{urls.base}/webhooks"), "pb:webhooks": []}}
-
-
 @router.get("/metrics")
 def metrics(database: DatabaseDep) -> dict[str, Any]:
     with database.read() as connection:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 
-from broker import pacts, repository, strict_json
+from broker import pacts, repository, strict_json, webhooks
 from broker import representations as rep
 from broker import selectors as selector_module
 from broker.content import check_interactions
@@ -51,7 +51,9 @@ def _check_parties(document: dict[str, Any], consumer: str, provider: str, field
 
 
 @router.post("/contracts/publish")
-def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsDep) -> HalResponse:
+def publish_contracts(
+    body: PublishContracts, database: DatabaseDep, urls: UrlsDep, triggers: webhooks.TriggersDep
+) -> HalResponse:
     """Publish a consumer version's pacts with branch, tags and build URL (the CLIs' publish)."""
     errors: dict[str, list[str]] = {}
     if not body.pacticipant_name.strip():
@@ -101,6 +103,12 @@ def publish_contracts(body: PublishContracts, database: DatabaseDep, urls: UrlsD
         )
         version = rep.version(connection, urls, body.pacticipant_name, result.version)
         pacticipant = rep.pacticipant(urls, result.pacticipant)
+        fired = [
+            uuid
+            for published in (result.pacts if triggers.enabled else [])
+            for uuid in webhooks.trigger_for_publication(connection, urls.base, published)
+        ]
+    triggers.submit(fired)  # after the commit: a delivery must see what it announces
     name, number = body.pacticipant_name, body.pacticipant_version_number
     notices = [{"type": "info", "text": _created_text(result)}, *result.notices]
     notices.append(
@@ -162,6 +170,7 @@ def publish_pact(
     document: Annotated[dict[str, Any], Body()],
     database: DatabaseDep,
     urls: UrlsDep,
+    triggers: webhooks.TriggersDep,
 ) -> HalResponse:
     """The old way to publish one pact (`PUT /pacts/provider/P/consumer/C/version/V`)."""
     if not version.strip():
@@ -175,6 +184,12 @@ def publish_pact(
             connection, version_row, pacts.Contract(consumer, provider, document)
         )
         row = pacts.find_pact(connection, provider, consumer, version)
+        fired = (
+            webhooks.trigger_for_publication(connection, urls.base, published)
+            if triggers.enabled
+            else []
+        )
+    triggers.submit(fired)
     status = 201 if published.outcome == "created" else 200
     return HalResponse(rep.pact_document(urls, row), status_code=status)
 
@@ -235,6 +250,7 @@ def publish_verification_results(
     body: VerificationResult,
     database: DatabaseDep,
     urls: UrlsDep,
+    triggers: webhooks.TriggersDep,
     metadata: str | None = None,
 ) -> HalResponse:
     """Store a verification result for a pact content and a provider version (201 HAL)."""
@@ -257,7 +273,14 @@ def publish_verification_results(
                 wip=wip,
             ),
         )
-        return HalResponse(rep.verification(urls, row), status_code=201)
+        document = rep.verification(urls, row)
+        fired = (
+            webhooks.trigger_for_verification(connection, urls.base, pact, row)
+            if triggers.enabled
+            else []
+        )
+    triggers.submit(fired)
+    return HalResponse(document, status_code=201)
 
 
 @router.get(INTEGRATION + "/pact-version/{sha:seg}/verification-results/{verification_id}")
