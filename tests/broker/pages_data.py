@@ -26,6 +26,8 @@ class Pages:
     consumer: str
     provider: str
     failing_consumer: str
+    # Verified at v1, then republished unchanged at v2: the page says the result was for v1.
+    same_consumer: str
     v1: str
     v2: str
     v3: str
@@ -91,4 +93,10 @@ def populate(client: httpx.Client) -> Pages:
         provider_version,
         success=False,
     )
-    return Pages(consumer, provider, failing_consumer, v1, v2, v3, provider_version)
+    same_consumer = unique_name("admin-ui-")
+    same = pact_document(same_consumer, provider, ["/users"], spec="3.0")
+    same_base = f"/pacts/provider/{provider}/consumer/{same_consumer}/version/"
+    _ok(client.post("/contracts/publish", json=publish_body(same, v1, branch="main")))
+    verify(client, same_base + v1, provider_version, success=True)
+    _ok(client.post("/contracts/publish", json=publish_body(same, v2, branch="main")))
+    return Pages(consumer, provider, failing_consumer, same_consumer, v1, v2, v3, provider_version)
