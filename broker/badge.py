@@ -28,6 +28,10 @@ def _text_width(text: str) -> int:
 
 
 def svg(label: str, message: str, colour: Colour) -> str:
+    # XML 1.0 cannot hold control characters: a label given as `?label=%00` must not break it.
+    label, message = (
+        "".join(c for c in text if c >= " " or c == "\t") for text in (label, message)
+    )
     left, right = _text_width(label) + 10, _text_width(message) + 10
     total = left + right
     label_text, message_text = escape(label), escape(message)

@@ -39,9 +39,12 @@ def provider_states(pacts: Iterable[sqlite3.Row]) -> dict[str, Any]:
             entry = consumers.setdefault(key, (state, []))
             if pact["consumer_name"] not in entry[1]:
                 entry[1].append(pact["consumer_name"])
-    return {
-        "providerStates": [
-            {"name": state["name"], "params": state["params"], "consumers": names}
-            for state, names in sorted(consumers.values(), key=lambda entry: entry[0]["name"])
-        ]
-    }
+    listed = []
+    for state, names in sorted(consumers.values(), key=lambda entry: entry[0]["name"]):
+        entry: dict[str, Any] = {"name": state["name"]}
+        # The real decorator leaves out a nil property: no `params` key for a state without.
+        if state["params"] is not None:
+            entry["params"] = state["params"]
+        entry["consumers"] = names
+        listed.append(entry)
+    return {"providerStates": listed}

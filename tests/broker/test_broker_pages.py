@@ -131,9 +131,10 @@ def test_provider_states_of_the_main_branch_as_the_real_broker_lists_them(
 def test_provider_states_of_a_branch_are_sorted_by_name(client: httpx.Client, data: Pages) -> None:
     response = client.get(f"/pacts/provider/{q(data.provider)}/provider-states/branch/feat%2Fmore")
 
-    assert [state["name"] for state in response.json()["providerStates"]] == [
-        "a state nobody knows",
-        "user 1 exists",
+    # As the real broker's spec (list_provider_states_spec.rb): no `params` key when none.
+    assert response.json()["providerStates"] == [
+        {"name": "a state nobody knows", "consumers": [data.consumer]},
+        {"name": "user 1 exists", "params": {"id": 1}, "consumers": [data.consumer]},
     ]
 
 
@@ -191,6 +192,7 @@ def test_a_pact_badge_is_unknown_before_any_verification(client: httpx.Client) -
     assert badge(client.get(path))[1] == COLOURS["lightgrey"]
     assert badge(client.get(path, params={"initials": "true"}))[0].endswith("pact: unknown")
     assert_error(client.get(path, params={"initials": "perhaps"}), 400)
+    assert "\x00" not in client.get(path, params={"label": "consumer\x00"}).text
 
 
 def test_can_i_deploy_badges_follow_the_matrix(client: httpx.Client, data: Pages) -> None:
