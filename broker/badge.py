@@ -24,7 +24,7 @@ _WIDE = set("mwMW@%")
 
 
 def _text_width(text: str) -> int:
-    return round(sum(4 if c in _NARROW else 10 if c in _WIDE else 7 for c in text))
+    return round(sum(4 if c in _NARROW else 11 if c in _WIDE else 6.9 for c in text))
 
 
 def svg(label: str, message: str, colour: Colour) -> str:

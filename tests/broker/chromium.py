@@ -6,6 +6,7 @@ so a page that reaches for a CDN fails here as it would offline."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -33,16 +34,14 @@ class Browser:
         self._from_browser, from_browser_write = os.pipe()
         child_fds = {3: to_browser_read, 4: from_browser_write}
 
-        parent_ends = (self._to_browser, self._from_browser)
-
         def wire_fds() -> None:
-            # In the child, before exec: fds 3 and 4 become the pipe ends (dup2 makes them
-            # inheritable), and the parent's ends are closed so that chromium sees EOF when
-            # the test goes away.
-            for target, source in child_fds.items():
-                os.dup2(source, target)
-            for end in parent_ends:
-                os.close(end)
+            # In the child, before exec. The pipe ends may already sit on fds 3 or 4 (or on
+            # each other's target), so each is first copied above 9, then onto its target:
+            # dup2 makes 3 and 4 inheritable; every other fd Python opened is close-on-exec.
+            copies = [fcntl.fcntl(source, fcntl.F_DUPFD, 10) for source in child_fds.values()]
+            for target, copy in zip(child_fds, copies, strict=True):
+                os.dup2(copy, target)
+                os.close(copy)
 
         self._process = subprocess.Popen(
             [
