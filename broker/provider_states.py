@@ -41,10 +41,10 @@ def provider_states(pacts: Iterable[sqlite3.Row]) -> dict[str, Any]:
                 entry[1].append(pact["consumer_name"])
     listed = []
     for state, names in sorted(consumers.values(), key=lambda entry: entry[0]["name"]):
-        entry: dict[str, Any] = {"name": state["name"]}
+        shown: dict[str, Any] = {"name": state["name"]}
         # The real decorator leaves out a nil property: no `params` key for a state without.
         if state["params"] is not None:
-            entry["params"] = state["params"]
-        entry["consumers"] = names
-        listed.append(entry)
+            shown["params"] = state["params"]
+        shown["consumers"] = names
+        listed.append(shown)
     return {"providerStates": listed}
