@@ -17,7 +17,7 @@ from broker.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
 from broker.openapi import openapi_builder
 from broker.paths import EncodedSlashMiddleware
 from broker.representations import JsonResponse
-from broker.routes import index, pact_lists, pacticipants, pacts
+from broker.routes import badges, changes, index, pact_lists, pacticipants, pacts, ui
 from broker.routes import webhooks as webhook_routes
 from broker.webhooks import Dispatcher, Settings
 
@@ -55,13 +55,21 @@ def create_app(
         title="pact-matrix embedded Pact Broker",
         description="A Pact-Broker-compatible HAL+JSON API on SQLite.",
         lifespan=lifespan,
+        # Served by broker.routes.ui from local files: the CDN default is blank offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     app.include_router(index.router)
+    # Before `pacts`: its `verification-results/{id}` and `latest/{tag}` would take
+    # `.../verification-results/latest` and `.../latest/badge`.
+    app.include_router(changes.router)
+    app.include_router(badges.router)
     app.include_router(pacts.router)
     app.include_router(pact_lists.router)
     app.include_router(pacticipants.router)
     app.include_router(webhook_routes.router)
+    app.include_router(ui.router)
     app.add_exception_handler(BrokerError, _broker_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

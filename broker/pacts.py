@@ -27,6 +27,8 @@ _PACT_SELECT = """
     JOIN versions cv ON cv.id = pp.consumer_version_id
 """
 
+# Public for the pages that read pacts by other criteria (diff, provider states).
+PACT_SELECT = _PACT_SELECT
 MAX_DIFF_LINES = 80
 
 

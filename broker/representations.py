@@ -58,8 +58,17 @@ def pacticipant(urls: Urls, row: sqlite3.Row) -> dict[str, Any]:
             ),
             "pb:latest-version": link(f"{base}/latest-version", title="Latest version"),
             "pb:latest-tagged-version": link(f"{base}/latest-version/{{tag}}", templated=True),
+            # The real broker's templates (pact_broker_urls.rb); both answer an SVG badge.
             "pb:can-i-deploy-badge": link(
-                f"{urls.base}/matrix?q[][pacticipant]={name}&latest=true", templated=False
+                f"{base}/latest-version/{{tag}}/can-i-deploy/to/{{environmentTag}}/badge",
+                title=f"Can I Deploy {name} badge",
+                templated=True,
+            ),
+            "pb:can-i-deploy-branch-to-environment-badge": link(
+                f"{base}/branches/{{branch}}/latest-version/can-i-deploy/to-environment/"
+                "{environment}/badge",
+                title=f"Can I Deploy {name} from branch to environment badge",
+                templated=True,
             ),
         },
     }
@@ -251,6 +260,14 @@ def pact_document(
         "pb:publish-verification-results": link(
             urls.verification_results(provider, consumer, sha, metadata),
             title="Publish verification results",
+        ),
+        "pb:diff-previous-distinct": link(
+            urls.pact(provider, consumer, row["consumer_version_number"])
+            + "/diff/previous-distinct",
+            title="Diff with previous distinct version of this pact",
+        ),
+        "pb:latest-verification-results": link(
+            urls.verification_results(provider, consumer, sha) + "/latest"
         ),
         "pb:matrix-for-consumer-version": link(
             f"{urls.base}/matrix?q[][pacticipant]={consumer}&q[][version]={row['consumer_version_number']}&latestby=cvpv",

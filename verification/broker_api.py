@@ -218,3 +218,24 @@ def has_pact(endpoint: BrokerEndpoint, provider: str, consumer: str, consumer_ve
         return False
     json_of(response)  # any other answer than a pact is an error
     return True
+
+
+# The real broker's answer when a pact has no earlier, different content (pacts/diff.rb).
+NO_PREVIOUS_DISTINCT = "No previous distinct version was found"
+
+
+def diff_link(endpoint: BrokerEndpoint, pact_url: str) -> str | None:
+    """The pact's `pb:diff-previous-distinct` link, or None when the pact has no previous
+    distinct version (or the broker has no such relation) and so nothing changed to show."""
+    try:
+        with endpoint.client() as client:
+            pact = _json(client.get(pact_url))
+            href = pact.get("_links", {}).get("pb:diff-previous-distinct", {}).get("href")
+            if not isinstance(href, str):
+                return None
+            answer = client.get(href, headers={"Accept": "text/plain"})
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
+    if answer.is_error or answer.text.startswith(NO_PREVIOUS_DISTINCT):
+        return None
+    return href

@@ -37,10 +37,13 @@ def heartbeat(urls: UrlsDep) -> dict[str, Any]:
     return {"ok": True, "_links": {"self": link(f"{urls.base}/diagnostic/status/heartbeat")}}
 
 
-@router.get("/matrix")
-def get_matrix(request: Request, database: DatabaseDep, urls: UrlsDep) -> dict[str, Any]:
-    """The verification matrix as `pact-broker can-i-deploy` queries it."""
+@router.get("/matrix", response_model=None)
+def get_matrix(request: Request, database: DatabaseDep, urls: UrlsDep) -> Response | dict[str, Any]:
+    """The verification matrix as `pact-broker can-i-deploy` queries it; a page for browsers."""
     pairs = list(request.query_params.multi_items())
+    if _wants_html(request):
+        with database.read() as connection:
+            return html.matrix_response(connection, urls, pairs, request.url.query)
     with database.read() as connection:
         return matrix.can_i_deploy(connection, urls, pairs)
 

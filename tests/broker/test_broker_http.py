@@ -526,8 +526,9 @@ def test_the_html_view_shows_integrations_the_matrix_and_environments(
     assert consumer in text
     assert "c&lt;1&gt;" in text  # names are escaped
     assert "c<1>" not in text
-    assert "failed</span> with p-9" in text  # the integration's latest result
-    assert "Verification matrix" in text
+    # The integration's latest result, by whom (the page's layout: test_broker_pages.py).
+    assert '<span class="failed">failed</span>\nby <span class="version" title="p-9">p-9' in text
+    assert "Recent verification results" in text
     assert text.count("p-9") >= 2  # and its row in the matrix
     assert "production" in text
     assert "deployed" in text
