@@ -77,10 +77,7 @@ if not settings.configured:
 
 
 def json_response(data: dict[str, Any], status: int = 200, **kwargs: Any) -> JsonResponse:
-    # Compact UTF-8, as Flask and FastAPI write it (Django's default escapes non-ASCII text and
-    # puts spaces after separators: other bytes, another Content-Length).
-    params = {"ensure_ascii": False, "separators": (",", ":")}
-    return JsonResponse(data, status=status, json_dumps_params=params, **kwargs)
+    return JsonResponse(data, status=status, **kwargs)
 
 
 def error_response(status: int, detail: str, **kwargs: Any) -> JsonResponse:
@@ -110,9 +107,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 class AppMiddleware:
-    """The app's URLconf for each request, its domain errors as JSON answers, Content-Length
-    on every answer but a 204, and no body for HEAD (Django leaves that to the server, and
-    Werkzeug's sends it)."""
+    """The app's URLconf for each request, its domain errors as JSON answers, and no body for
+    HEAD (Django leaves that to the server, and Werkzeug's sends it)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -123,11 +119,8 @@ class AppMiddleware:
         # which django-stubs does not declare.
         request.urlconf = app.urlconf  # type: ignore[attr-defined]
         response = self.get_response(request)
-        if response.status_code != 204:  # RFC 9110, 8.6: a 204 has none
-            # As CommonMiddleware would; Werkzeug's server would otherwise send it chunked.
-            response["Content-Length"] = str(len(response.content))
         if request.META["REQUEST_METHOD"] == "HEAD":  # as sent: `head` is a 405 with its body
-            response.content = b""  # Content-Length stays that of the GET answer
+            response.content = b""
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
