@@ -190,6 +190,8 @@ paths = st.one_of(
             "/_pact/",
             "/docs",
             "/docs/",
+            "/docs/assets/swagger-ui.css",
+            "/docs/assets/",
             "/openapi.json",
             "/redoc",
             "/static/app.js",
@@ -278,10 +280,14 @@ class Providers:
 
     def send(self, request: Request) -> dict[str, Any]:
         """Send `request` to every provider; fail with the answers unless they all agree."""
+        path = request.path.partition("?")[0]
         sides = [
             side
             for side in self.sides
-            if request.path.partition("?")[0] not in DOCUMENTATION_PATHS[side.framework]
+            if not any(
+                path == docs or (docs.endswith("/") and path.startswith(docs))
+                for docs in DOCUMENTATION_PATHS[side.framework]
+            )
         ]
         answers = [
             answer(
