@@ -19,8 +19,8 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -32,7 +32,11 @@ ASSETS_PATH: Final = "/docs/assets"
 # FastAPI's own routes: the one intended difference between the frameworks (the crosscheck);
 # a path ending in "/" stands for everything under it.
 DOCUMENTATION_PATHS: Final = (
-    "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", f"{ASSETS_PATH}/"
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    f"{ASSETS_PATH}/",
 )
 
 

@@ -444,7 +444,9 @@ def test_only_what_a_consumer_observes_is_compared() -> None:
     json_type = {"Content-Type": "application/json"}
     compact = response(b'{"a":"\xc3\xa9"}', **json_type)
     assert answer(compact) == answer(response(b'{"a": "\\u00e9"}\n', **json_type))
-    assert answer(compact) == answer(response(b'{"a":"\xc3\xa9"}', **{"content-type": "application/json; charset=utf-8"}))
+    assert answer(compact) == answer(
+        response(b'{"a":"\xc3\xa9"}', **{"content-type": "application/json; charset=utf-8"})
+    )
     assert answer(compact) != answer(response(b'{"a":"e"}', **json_type))
     assert answer(compact) != answer(response(b'{"a":"\xc3\xa9"}', **{"Content-Type": "text/html"}))
     assert answer(response(b"", Allow="GET, HEAD")) == answer(response(b"", Allow="HEAD,GET"))

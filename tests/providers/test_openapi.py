@@ -4,7 +4,6 @@ codes, and never the provider-state endpoint (which no app's schema shows)."""
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import httpx
