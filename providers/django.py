@@ -3,22 +3,22 @@
 write them; the rules are in `providers.api`. The production app, `providers.django:app`, is a
 WSGI application for any WSGI server, and never has the provider-state endpoint.
 
-Django's settings are process-global and configured once, here. Each `create_app` answer is a
-WSGI handler of its own that puts itself in the WSGI environ; `AppMiddleware` gives each request
-that app's URLconf (`request.urlconf`, Django's per-request override of ROOT_URLCONF), so many
-independent apps live in one process. WSGI, not ASGI: the views and the store are synchronous,
-and under Django's ASGI handler every request would hop to a thread (`sync_to_async`) for
-nothing; WSGI is also what `startproject` deploys by default.
+Django's settings are process-global: one module, `providers.django_settings`. Each
+`create_app` answer is a WSGI handler of its own that puts itself in the WSGI environ;
+`AppMiddleware` gives each request that app's URLconf (`request.urlconf`, Django's per-request
+override of ROOT_URLCONF), so many independent apps live in one process. WSGI, not ASGI: the
+views and the store are synchronous, and under Django's ASGI handler every request would hop to
+a thread (`sync_to_async`) for nothing; WSGI is also what `startproject` deploys by default.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
 import django
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -39,48 +39,17 @@ if TYPE_CHECKING:
 # Where a request finds the app that serves it (PEP 3333: the environ carries extensions).
 APP_KEY: Final = "pact_matrix.app"
 
-# Once per process. A host project that configured Django before keeps its own settings (whose
-# MIDDLEWARE must then list AppMiddleware).
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,  # errors are the handlers' JSON below, never Django's debug pages
-        # Nothing here reads the Host (no CommonMiddleware, no CSRF, no absolute URLs); were
-        # anything to, any Host, as on Flask and FastAPI.
-        ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF=__name__,
-        # Only this module's middleware. No CommonMiddleware: its APPEND_SLASH redirects
-        # `/users` to `/users/` (a redirected POST loses its body with many clients) and it
-        # answers a malformed Host with a 400 (Flask and FastAPI read no Host). No
-        # CsrfViewMiddleware: a JSON API without cookies or sessions. No SecurityMiddleware or
-        # XFrameOptionsMiddleware: headers for HTML pages, which no other framework sends.
-        MIDDLEWARE=[f"{__name__}.AppMiddleware"],
-        # A declared body over the limit is RequestDataTooBig when a view reads it (a 413).
-        DATA_UPLOAD_MAX_MEMORY_SIZE=api.MAX_BODY_BYTES,
-        # No cap of 1000 query parameters (a 400 on the state endpoint): the server's limit on
-        # the request line bounds them, as on Flask and FastAPI.
-        DATA_UPLOAD_MAX_NUMBER_FIELDS=None,
-        # A 5xx is a bug: its traceback goes to stderr (with DEBUG off, Django's own logging
-        # configuration shows nothing); 4xx answers are not logged.
-        LOGGING={
-            "version": 1,
-            "disable_existing_loggers": False,
-            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-            "loggers": {
-                "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}
-            },
-        },
-    )
-    django.setup()
+# Standalone Django, the documented way: a settings module, then `django.setup()`. A host
+# project that names its own settings keeps them (its MIDDLEWARE must list AppMiddleware).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "providers.django_settings")
+django.setup()
 
 
 # -- Answers ----------------------------------------------------------------------------------
 
 
 def json_response(data: dict[str, Any], status: int = 200, **kwargs: Any) -> JsonResponse:
-    # Compact UTF-8, as Flask and FastAPI write it (Django's default escapes non-ASCII text and
-    # puts spaces after separators: other bytes, another Content-Length).
-    params = {"ensure_ascii": False, "separators": (",", ":")}
-    return JsonResponse(data, status=status, json_dumps_params=params, **kwargs)
+    return JsonResponse(data, status=status, **kwargs)
 
 
 def error_response(status: int, detail: str, **kwargs: Any) -> JsonResponse:
@@ -110,9 +79,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 class AppMiddleware:
-    """The app's URLconf for each request, its domain errors as JSON answers, Content-Length
-    on every answer but a 204, and no body for HEAD (Django leaves that to the server, and
-    Werkzeug's sends it)."""
+    """The app's URLconf for each request, its domain errors as JSON answers, and no body for
+    HEAD (Django leaves that to the server, and Werkzeug's sends it)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -123,11 +91,8 @@ class AppMiddleware:
         # which django-stubs does not declare.
         request.urlconf = app.urlconf  # type: ignore[attr-defined]
         response = self.get_response(request)
-        if response.status_code != 204:  # RFC 9110, 8.6: a 204 has none
-            # As CommonMiddleware would; Werkzeug's server would otherwise send it chunked.
-            response["Content-Length"] = str(len(response.content))
         if request.META["REQUEST_METHOD"] == "HEAD":  # as sent: `head` is a 405 with its body
-            response.content = b""  # Content-Length stays that of the GET answer
+            response.content = b""
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

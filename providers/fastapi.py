@@ -5,6 +5,7 @@ has its OpenAPI document and `/docs`, and never the provider-state endpoint, whi
 No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 """
 
+import importlib.resources
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -12,16 +13,31 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from providers import api
 from states import InMemoryUserRepository, UserRepository
 
-# FastAPI's own routes: the one intended difference between the frameworks (the crosscheck).
-DOCUMENTATION_PATHS: Final = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+# Swagger UI's and ReDoc's files, served by the app itself so that /docs works offline.
+ASSETS_PATH: Final = "/docs/assets"
+# FastAPI's own routes: the one intended difference between the frameworks (the crosscheck);
+# a path ending in "/" stands for everything under it.
+DOCUMENTATION_PATHS: Final = (
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    f"{ASSETS_PATH}/",
+)
 
 
 class LimitedBodyRequest(Request):
@@ -116,6 +132,39 @@ async def change_provider_state(request: Request) -> Any:
     return endpoint.change(body=await request.body(), query=request.query_params.multi_items())
 
 
+# FastAPI's "Custom Docs UI Static Assets (Self-Hosting)", with the files fastapi-offline ships.
+_ASSETS = importlib.resources.files("fastapi_offline") / "static"
+docs_router = APIRouter(include_in_schema=False)
+
+
+@docs_router.get("/docs")
+async def swagger_ui() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Users - Swagger UI",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+    )
+
+
+@docs_router.get("/docs/oauth2-redirect")
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@docs_router.get("/redoc")
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="Users - ReDoc",
+        redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        with_google_fonts=False,  # offline: no fonts from another host
+    )
+
+
 def create_app(
     store: UserRepository | None = None,
     *,
@@ -131,9 +180,18 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         yield {"store": store, "state_endpoint": state_endpoint}
 
-    # No slash redirects: paths are exact, as on Flask.
-    app = FastAPI(title="Users", version="1", lifespan=lifespan, redirect_slashes=False)
+    # No slash redirects: paths are exact. No CDN: the docs are served from ASSETS_PATH below.
+    app = FastAPI(
+        title="Users",
+        version="1",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.include_router(router)
+    app.include_router(docs_router)
+    app.mount(ASSETS_PATH, StaticFiles(directory=str(_ASSETS)), name="docs-assets")
     if state_endpoint is not None:
         app.include_router(states_router)
     for error, status in api.ERROR_STATUS.items():

@@ -59,13 +59,6 @@ class Response(FlaskResponse):
 
 
 class JSONProvider(DefaultJSONProvider):
-    ensure_ascii = False  # UTF-8 on the wire, as FastAPI writes it
-
-    def response(self, *args: Any, **kwargs: Any) -> FlaskResponse:
-        response = cast("FlaskResponse", super().response(*args, **kwargs))
-        response.set_data(response.get_data().removesuffix(b"\n"))  # FastAPI adds no newline
-        return response
-
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             return super().loads(s, parse_constant=api.refuse_constant, **kwargs)

@@ -3,6 +3,7 @@ codes, and never the provider-state endpoint (which no app's schema shows)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -67,9 +68,22 @@ def test_no_schema_shows_the_state_endpoint() -> None:
     assert not any(path.startswith("/_pact") for path in paths), "...and undocumented"
 
 
-def test_the_docs_page_serves_the_schema() -> None:
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_work_offline(page: str) -> None:
+    """Every file a docs page loads is the app's own, and the app serves it (issue 25)."""
     with serve(fastapi_adapter.app) as server:
-        page = httpx.get(f"{server.url}/docs")
-    assert page.status_code == 200
-    assert "/openapi.json" in page.text
+        html = httpx.get(f"{server.url}{page}")
+        urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", html.text)
+        assets = [url for url in urls if url.endswith((".js", ".css", ".png"))]
+        loaded = {url: httpx.get(f"{server.url}{url}") for url in assets}
+        schema = httpx.get(f"{server.url}/openapi.json")
+    assert html.status_code == 200
+    assert "/openapi.json" in html.text
+    assert schema.status_code == 200
+    assert assets, "the page loads its script"
+    assert not [url for url in urls if "//" in url], "no CDN, no other host"
+    for url, response in loaded.items():
+        assert url.startswith(fastapi_adapter.ASSETS_PATH + "/")
+        assert response.status_code == 200, url
+        assert len(response.content) > 1000, url  # the asset itself, not an error page
     assert set(fastapi_adapter.DOCUMENTATION_PATHS) >= {"/docs", "/openapi.json"}
