@@ -131,6 +131,22 @@ def reliability(session: nox.Session) -> None:
     )  # fmt: skip
 
 
+@nox.session(python=NEWEST_PYTHON, tags=["checks"], default=False)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz randomly with ten times the examples (the test suite's fuzzing is derandomized).
+
+    Whatever it finds goes into its test as an explicit @example, so that every run checks it.
+    """
+    install(session, "test")
+    outside_any_run(session)
+    session.run(
+        "pytest", "tests/broker/test_broker_fuzz.py", "tests/broker/test_broker_http.py",
+        "tests/reliability/test_broker_hostile.py", "tests/reliability/test_broker_auth.py",
+        "tests/crosscheck", "--hypothesis-show-statistics", *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "explore"},
+    )  # fmt: skip
+
+
 @nox.session(python=PYTHONS, tags=["verify"], allow_parallel=True)
 @nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
 def verify(session: nox.Session, framework: str) -> None:

@@ -229,7 +229,7 @@ def diff_link(endpoint: BrokerEndpoint, pact_url: str) -> str | None:
     distinct version (or the broker has no such relation) and so nothing changed to show."""
     try:
         with endpoint.client() as client:
-            pact = _json(client.get(pact_url))
+            pact = json_of(client.get(pact_url))
             href = pact.get("_links", {}).get("pb:diff-previous-distinct", {}).get("href")
             if not isinstance(href, str):
                 return None

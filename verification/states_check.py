@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from verification.broker_api import BrokerError, _json
+from verification.broker_api import BrokerError, json_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,7 +43,7 @@ def missing_states(
         raise BrokerError(f"cannot reach the Pact Broker at {endpoint.url}: {error}") from error
     if response.status_code == 404:
         return None
-    listed = _json(response).get("providerStates")
+    listed = json_of(response).get("providerStates")
     if not isinstance(listed, list):
         raise BrokerError(f"{path} answered without a providerStates list")
     names = set(known)

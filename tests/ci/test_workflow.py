@@ -191,7 +191,7 @@ def test_only_the_verdict_step_has_the_brokers_write_credentials() -> None:
     ]
     assert holders == [("report", "Publish the verdict")]
     verdict = next(s for s in steps("report") if s.get("name") == "Publish the verdict")
-    assert verdict["run"] == "nox --session verdict"
+    assert verdict["run"] == "nox --session verdict -- --whole"
     assert verdict["env"]["PACT_PUBLISH_VERIFICATION_RESULTS"] == "true"
     assert not any(secret in json.dumps(workflow()["env"]) for secret in WRITE_SECRETS)
 
@@ -234,7 +234,7 @@ def test_the_final_job_reports_every_cell_even_when_cells_failed() -> None:
     assert job["if"] == "${{ !cancelled() }}"
     runs = [step.get("run", "") for step in job["steps"]]
     assert "nox --session report" in runs
-    assert runs.index("nox --session verdict") < runs.index("nox --session report")
+    assert runs.index("nox --session verdict -- --whole") < runs.index("nox --session report")
     assert any('>> "$GITHUB_STEP_SUMMARY"' in run for run in runs)
     download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"] == {"pattern": "cell-*", "path": "results", "merge-multiple": True}

@@ -137,7 +137,7 @@ def test_a_pact_url_of_another_provider_s_pact_or_of_no_pact_fails_naming_it(
         assert expected in result.error
 
 
-class socket_that_refuses:  # noqa: N801 (a context manager read as a noun)
+class socket_that_refuses:
     """A port on 127.0.0.1 that nothing listens on while the block runs."""
 
     def __enter__(self) -> int:
