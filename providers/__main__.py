@@ -12,6 +12,8 @@ or debugs one interaction with curl.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import secrets
@@ -54,7 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM too, so that a supervisor (or a test) stops it as cleanly as Ctrl-C does.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with serve(app, host="127.0.0.1", port=arguments.port) as server:
+    with contextlib.ExitStack() as serving:
+        try:
+            server = serving.enter_context(serve(app, host="127.0.0.1", port=arguments.port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            print(
+                f"error: port {arguments.port} on 127.0.0.1 is already in use: stop what uses it,"
+                " or choose another with --port (or leave it out for a free one)",
+                file=sys.stderr,
+            )
+            return 2
         print(banner(arguments.framework, server.url, secret, secret_source), flush=True)
         while not stop.wait(0.5):
             failure = server.failure()
