@@ -82,7 +82,7 @@ def test_the_real_broker_path_with_a_fault_in_one_framework(tmp_path: Path) -> N
         adapter.write_text(healthy + FAULT, encoding="utf-8")
         exit_code, output = run_commands(checkout, env, commands)
         assert exit_code == 0, output[-5000:]
-        assert "Verdict: NOT verified." in output, output[-5000:]
+        assert "Verdict: NOT verified, and published." in output, output[-5000:]
         assert "`pact broker can-i-deploy` says no." in output, output[-3000:]
         assert set(cell_rows(output)) == set(ALL_CELLS), output[-3000:]
 
@@ -90,7 +90,7 @@ def test_the_real_broker_path_with_a_fault_in_one_framework(tmp_path: Path) -> N
         adapter.write_text(healthy, encoding="utf-8")
         exit_code, output = run_commands(checkout, env, commands)
         assert exit_code == 0, output[-5000:]
-        assert "Verdict: verified." in output, output[-3000:]
+        assert "Verdict: verified, and published." in output, output[-3000:]
         assert "`pact broker can-i-deploy` says yes." in output, output[-3000:]
 
         # 3. The fault again, now that main verified the pact: every cell of that framework
@@ -103,7 +103,7 @@ def test_the_real_broker_path_with_a_fault_in_one_framework(tmp_path: Path) -> N
         assert rows == {
             cell: "failed" if cell.endswith(f"({BROKEN})") else "passed" for cell in ALL_CELLS
         }, output[-3000:]
-        assert "Verdict: NOT verified." in output, output[-3000:]
+        assert "Verdict: NOT verified, and published." in output, output[-3000:]
         assert "`pact broker can-i-deploy` says no." in output, output[-3000:]
     finally:
         assert running.stop() == 0
