@@ -13,31 +13,43 @@ it too; it must not pass `derandomize` or `database`, which the profile decides.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-
-from hypothesis import settings
 
 PROFILE_VARIABLE = "HYPOTHESIS_PROFILE"
 EXPLORE_FACTOR = 10
 
-settings.register_profile(
-    "repeatable",
-    derandomize=True,
-    database=None,  # derandomized, a replayed failure from an earlier run adds nothing
-    deadline=None,  # a wall-clock limit that a loaded machine (2 cores, shared) breaks by chance
-    print_blob=True,
-)
-settings.register_profile(
-    "explore",
-    derandomize=False,
-    deadline=None,
-    max_examples=settings.get_profile("default").max_examples * EXPLORE_FACTOR,
-    print_blob=True,
-)
-settings.load_profile(os.environ.get(PROFILE_VARIABLE, "repeatable"))
+# The verification cells and the verifiers session fuzz nothing: they install no hypothesis.
+FUZZING = importlib.util.find_spec("hypothesis") is not None
+
+
+def _load_profiles() -> None:
+    from hypothesis import settings
+
+    settings.register_profile(
+        "repeatable",
+        derandomize=True,
+        database=None,  # derandomized, a replayed failure from an earlier run adds nothing
+        deadline=None,  # a wall-clock limit that a loaded machine (2 cores) breaks by chance
+        print_blob=True,
+    )
+    settings.register_profile(
+        "explore",
+        derandomize=False,
+        deadline=None,
+        max_examples=settings.get_profile("default").max_examples * EXPLORE_FACTOR,
+        print_blob=True,
+    )
+    settings.load_profile(os.environ.get(PROFILE_VARIABLE, "repeatable"))
+
+
+if FUZZING:
+    _load_profiles()
 
 
 def examples(count: int) -> int:
     """A test's own number of examples: as given when repeatable, ten times as many exploring."""
+    from hypothesis import settings
+
     exploring = settings.get_current_profile_name() == "explore"
     return count * EXPLORE_FACTOR if exploring else count
