@@ -198,13 +198,23 @@ def the_provider_answers(run: NoxRun) -> Callable[[], bool] | None:
             answer = httpx.get(f"http://127.0.0.1:{port}/users/{'9' * 30}", timeout=30)
         except httpx.HTTPError:
             continue  # not answering yet, or no longer: ask again
-        if answer.status_code == 404 and answer.content == NO_SUCH_USER:
+        if answer.status_code == 404 and _json_or_none(answer) == NO_SUCH_USER:
             return lambda: port in _listening_ports([pytest])
         run.not_the_provider.add(port)  # the broker, or the relay to it
     return None
 
 
-NO_SUCH_USER = json.dumps({"detail": api.USER_NOT_FOUND}, separators=(",", ":")).encode()
+# Compared as a consumer compares it, by value: each framework serialises JSON its own way.
+NO_SUCH_USER = {"detail": api.USER_NOT_FOUND}
+
+
+def _json_or_none(answer: httpx.Response) -> object:
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
 MOMENTS: dict[str, Moment] = {
     "the cell's pytest starts": pytest_starts,
     "the cell's tests run": the_tests_run,
