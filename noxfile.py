@@ -35,6 +35,9 @@ NEWEST_PYTHON = PYTHONS[-1]
 BROKER_DB = Path(os.environ.get("PACT_MATRIX_BROKER_DB") or "pact_broker.sqlite").resolve()
 # Names this nox's run, so that --parallel workers share it (CI names one for all its jobs).
 run.claim()
+# .nox, unless another nox in this checkout is using it: then virtualenvs of this nox's own.
+ENVDIR = run.virtualenvs(Path(".nox"))
+nox.options.envdir = str(ENVDIR)
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -58,6 +61,7 @@ def outside_any_run(session: nox.Session) -> None:
     """A session that runs nox itself (in clones, in tests) starts runs of its own."""
     session.env[run.RUN_VARIABLE] = None
     session.env[run.OWNER_VARIABLE] = None
+    session.env[run.ENVDIR_VARIABLE] = None
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
@@ -201,7 +205,7 @@ def verdict(session: nox.Session) -> None:
 
 def verdict_python(session: nox.Session) -> str:
     """A venv for the verdict on whichever supported Python this machine has."""
-    location = Path(".nox", "verdict-env").resolve()
+    location = (ENVDIR / "verdict-env").resolve()
     session.run_install(
         # The uv that came with nox[uv], beside the Python running nox.
         sys.executable, "-m", "uv", "sync", "--locked", "--no-default-groups", "--group=verify",

@@ -18,6 +18,7 @@ Standard library only: nox's own Python imports this module.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -25,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -40,6 +42,8 @@ RUN_VARIABLE = "PACT_MATRIX_RUN"
 # The process that owns the run (the nox that started it): its embedded broker and its cells
 # end when it ends, however it ends.
 OWNER_VARIABLE = "PACT_MATRIX_RUN_OWNER"
+# The folder of virtualenvs this run's nox uses, for its `--parallel` workers.
+ENVDIR_VARIABLE = "PACT_MATRIX_ENVDIR"
 RUNS = PROJECT_ROOT / "results" / "runs"
 # What the cells pass the `verdict` session they queue: it runs after them, and stays quiet
 # about a run of part of the matrix (which it does not judge), instead of failing.
@@ -65,6 +69,47 @@ def claim(environ: MutableMapping[str, str] = os.environ) -> str:
         environ[RUN_VARIABLE] = f"{stamp}-{uuid.uuid4().hex[:8]}"
         environ[OWNER_VARIABLE] = str(os.getpid())
     return environ[RUN_VARIABLE]
+
+
+# The lock on the checkout's virtualenvs, held until this process ends.
+_virtualenvs_lock: list[int] = []
+
+
+def virtualenvs(default: Path, environ: MutableMapping[str, str] = os.environ) -> Path:
+    """The folder this nox keeps its virtualenvs in: `default`, unless another nox is using it.
+
+    Two noxes creating or syncing one virtualenv at once break each other's (a cell failed on
+    a module the other was installing). The first nox holds `default` until it ends; one started
+    meanwhile says so and makes its own, beside it, removed when it ends (or, if it was killed,
+    by the next nox here), so that two runs in one checkout never meet.
+    """
+    if inherited := environ.get(ENVDIR_VARIABLE):
+        return Path(inherited)
+    default.mkdir(parents=True, exist_ok=True)
+    lock = os.open(default / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    for stale in sorted((default / "alongside").glob("*")):
+        if stale.name.isdigit() and not _alive(int(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(lock, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(lock)
+        chosen = default / "alongside" / str(os.getpid())
+        atexit.register(shutil.rmtree, chosen, ignore_errors=True)
+        print(
+            f"nox > another nox (pid {holder}) is using {default} in this checkout: this one "
+            f"keeps its virtualenvs in {chosen}, removed when it ends",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, str(os.getpid()).encode(), 0)
+        _virtualenvs_lock.append(lock)
+        chosen = default
+    environ[ENVDIR_VARIABLE] = str(chosen)
+    return chosen
 
 
 @dataclass(frozen=True)

@@ -238,3 +238,57 @@ def test_the_verdict_session_is_quiet_about_a_narrowed_run() -> None:
     # The cells queue it with this argument; nox passes it as the session's posargs.
     assert run.AFTER_CELLS.startswith("--")
     assert (PROJECT_ROOT / "noxfile.py").read_text().count("run.AFTER_CELLS") >= 2
+
+
+CLAIM_VIRTUALENVS = """
+import sys
+from pathlib import Path
+from verification import run
+chosen = run.virtualenvs(Path(sys.argv[1]), environ={})
+(chosen / "made-here").parent.mkdir(parents=True, exist_ok=True)
+(chosen / "made-here").touch()
+print(chosen, flush=True)
+sys.stdin.read()  # holds the folder until the test closes stdin
+"""
+
+
+def claim_virtualenvs(default: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLAIM_VIRTUALENVS, str(default)],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_second_nox_in_one_checkout_keeps_virtualenvs_of_its_own(tmp_path: Path) -> None:
+    """Two noxes syncing one virtualenv at once broke each other's cells: the second one says
+    whose .nox it found in use and makes its own virtualenvs, gone when it ends."""
+    default = tmp_path / ".nox"
+    first = claim_virtualenvs(default)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == str(default)
+    second = claim_virtualenvs(default)
+    output, errors = second.communicate("", timeout=60)
+    own = Path(output.strip())
+    assert own == default / "alongside" / str(second.pid)
+    assert f"another nox (pid {first.pid}) is using {default}" in errors
+    assert not own.exists()  # removed when the second nox ended
+    first.communicate("", timeout=60)
+
+    third = claim_virtualenvs(default)  # the first has ended: .nox is free again
+    assert third.communicate("", timeout=60)[0].strip() == str(default)
+
+
+def test_virtualenvs_of_a_killed_nox_are_removed_by_the_next(tmp_path: Path) -> None:
+    default = tmp_path / ".nox"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    left = default / "alongside" / ended.stdout.strip()
+    left.mkdir(parents=True)
+    run.virtualenvs(default, environ={run.ENVDIR_VARIABLE: "inherited"})
+    assert left.exists()  # a --parallel worker uses its owner's folder and touches nothing
+    claim_virtualenvs(default).communicate("", timeout=60)
+    assert not left.exists()
