@@ -91,7 +91,8 @@ def run_nox(checkout: Path, *arguments: str) -> subprocess.Popen[str]:
 @full_only
 def test_two_whole_matrices_at_once_in_one_checkout(tmp_path: Path) -> None:
     """Two `nox -s verify` started a few seconds apart in one checkout: each runs apart from
-    the other (its own run folder, pacts and broker), and each publishes its own verdict."""
+    the other (its own run folder, pacts, broker and virtualenvs), and each publishes its own
+    verdict."""
     checkout = clone_of_this_checkout(tmp_path / "checkout")
     started = time.perf_counter()
     first = run_nox(checkout, "-s", "verify")
@@ -102,6 +103,9 @@ def test_two_whole_matrices_at_once_in_one_checkout(tmp_path: Path) -> None:
     for process, output in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, output[-5000:]
         assert "Verdict: verified, and published." in output, output[-3000:]
+    # The second says whose virtualenvs it found in use, and its own are gone when it ends.
+    assert f"another nox (pid {first.pid}) is using .nox" in outputs[1], outputs[1][:3000]
+    assert not any((checkout / ".nox" / "alongside").glob("*"))
     runs = sorted((checkout / "results" / "runs").iterdir())
     assert len(runs) == 2, runs
     for folder in runs:
