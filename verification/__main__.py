@@ -68,7 +68,8 @@ def publish_verdict(args: argparse.Namespace) -> int:
     print("\n".join(judged.lines()))
     pact_lines = tuple(pact.line() for pact in judged.pacts)
     if settings.pact_url:
-        pact_lines = tuple(f"{line} (PACT_URL {masked(settings.pact_url)})" for line in pact_lines)
+        asked = f"the pact at PACT_URL {masked(settings.pact_url)}, and no other"
+        pact_lines = tuple(f"{line}; {asked}" for line in pact_lines)
     summary = VerdictSummary(success=judged.success, pacts=pact_lines, missing=judged.missing)
     if settings.broker is None:
         summary = replace(summary, not_published="no broker is named (PACT_BROKER_BASE_URL)")

@@ -104,6 +104,7 @@ def run(
         run=settings.run,
         filtered=settings.filtered,
         error=error,
+        pact_url=broker_api.masked(settings.pact_url) if settings.pact_url else None,
         report=report,
     )
 

@@ -109,6 +109,25 @@ class MatrixReport:
                 cells_by_provider.setdefault(name, []).append(cell.cell)
         return cells_by_provider
 
+    @property
+    def pacts(self) -> list[str]:
+        """Each pact the cells verified, whose it is, and why it was verified (PACT_URL named
+        it, or the broker's selectors chose it)."""
+        seen: dict[str, str] = {}
+        for cell in self.cells:
+            if cell.result is None:
+                continue
+            for pact in cell.result.pacts:
+                version = f" version {pact.consumer_version}" if pact.consumer_version else ""
+                sha = pact.content.rsplit("@", 1)[-1][:8]
+                why = (
+                    f"the pact at PACT_URL {cell.result.pact_url}, and no other"
+                    if cell.result.pact_url
+                    else "chosen by the broker's selectors" + (", pending" if pact.pending else "")
+                )
+                seen.setdefault(pact.content, f"{pact.consumer}{version} pact {sha}: {why}")
+        return list(seen.values())
+
 
 def load_nox_reports(paths: Iterable[Path]) -> dict[str, NoxRecord]:
     """Each session in these `nox --report` files by its full name (`verify-3.12(flask)`)."""
@@ -211,6 +230,9 @@ def markdown(report: MatrixReport) -> str:
                 ),
                 "",
             ]
+    lines += [f"- Verified {_md(pact)}" for pact in report.pacts]
+    if report.pacts:
+        lines.append("")
     lines += [
         "| framework | " + " | ".join(f"Python {p}" for p in report.pythons) + " |",
         "|---|" + "---|" * len(report.pythons),

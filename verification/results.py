@@ -92,6 +92,9 @@ class CellResult:
     filtered: bool = False
     # Why the cell failed when no interaction says so (no pacts, broker down, ...).
     error: str | None = None
+    # PACT_URL (credentials masked) when the cell was told which one pact to verify (a
+    # webhook-triggered build); None when the broker's selectors chose the pacts.
+    pact_url: str | None = None
     report: str = ""
     schema: int = field(default=SCHEMA_VERSION)
 

@@ -16,10 +16,12 @@ import pytest
 
 from broker.testing import RunningBroker, pact_document, publish_body, start_broker
 from matrix import ALL_CELLS, CONSUMER, FRAMEWORKS, PROVIDER, PYTHONS
+from verification import report
 from verification.__main__ import main
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.embedded import publish_pacts_once
+from verification.results import load_results
 from verification.settings import Settings
 
 CONSUMER_VERSION = "consumer-1"
@@ -77,7 +79,15 @@ def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_pub
             # Only this pact: the other consumer's, which would fail, is not verified.
             assert [pact.consumer for pact in result.pacts] == [CONSUMER], result.report
             assert result.pacts[0].consumer_version == CONSUMER_VERSION
+            assert result.pact_url == pact_url(url)
             assert result.success, result.report
+    # The report says which pact was verified, whose it is, and why.
+    reported = report.build(load_results(results), {})
+    [pact] = reported.pacts
+    assert pact.startswith(f"{CONSUMER} version {CONSUMER_VERSION} pact "), pact
+    assert pact.endswith(f": the pact at PACT_URL {pact_url(url)}, and no other"), pact
+    assert report.markdown(reported).count("- Verified ") == 1
+    assert f"<li>Verified {pact}</li>" in report.html_page(reported)
 
     for name, value in {
         "PACT_URL": pact_url(url),
@@ -92,7 +102,8 @@ def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_pub
     said = capsys.readouterr().out
 
     assert f"{CONSUMER} (version {CONSUMER_VERSION}) pact" in said
-    assert f"{len(ALL_CELLS)} of {len(ALL_CELLS)} cells passed (PACT_URL {pact_url(url)})" in said
+    asked = f"the pact at PACT_URL {pact_url(url)}, and no other"
+    assert f"{len(ALL_CELLS)} of {len(ALL_CELLS)} cells passed; {asked}" in said
     assert said.count("Published 1 verification result(s)") == 1
     assert "Verdict: verified, and published." in said
     # can-i-deploy for the provider as a whole also waits on the other consumer's pact.
