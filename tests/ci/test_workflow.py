@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from broker import webhooks
 from matrix import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
+from verification.settings import Settings
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "verify.yml"
 # check-jsonschema, zizmor and nox are in the test dependency group, beside this Python.
@@ -171,6 +173,10 @@ WRITE_SECRETS = [
     f"${{{{ secrets.PACT_BROKER_{name} }}}}" for name in ("USERNAME", "PASSWORD", "TOKEN")
 ]
 HEAD_COMMIT = "${{ github.event.pull_request.head.sha || github.sha }}"
+# The commit verified: the webhook's, else the pull request's head, else the pushed one.
+PROVIDER_COMMIT = (
+    "${{ github.event.client_payload.sha || github.event.pull_request.head.sha || github.sha }}"
+)
 
 
 def test_cells_read_the_broker_and_publish_nothing() -> None:
@@ -199,12 +205,97 @@ def test_only_the_verdict_step_has_the_brokers_write_credentials() -> None:
 def test_the_jobs_share_one_run_and_name_the_pull_requests_head_commit_and_branch() -> None:
     env = workflow()["env"]
     assert env["PACT_MATRIX_RUN"] == "${{ github.run_id }}-${{ github.run_attempt }}"
-    for role in ("PROVIDER", "CONSUMER"):
-        assert env[f"PACT_{role}_VERSION"] == HEAD_COMMIT
-        assert env[f"PACT_{role}_BRANCH"] == "${{ github.head_ref || github.ref_name }}"
+    assert env["PACT_CONSUMER_VERSION"] == HEAD_COMMIT
+    assert env["PACT_CONSUMER_BRANCH"] == "${{ github.head_ref || github.ref_name }}"
+    assert env["PACT_PROVIDER_VERSION"] == PROVIDER_COMMIT
+    assert env["PACT_PROVIDER_BRANCH"] == (
+        "${{ github.event.client_payload.branch || github.head_ref || github.ref_name }}"
+    )
     for name in ("verify", "report", "real-broker"):
         checkout = next(s for s in steps(name) if "actions/checkout@" in s.get("uses", ""))
-        assert checkout["with"]["ref"] == HEAD_COMMIT, name
+        assert checkout["with"]["ref"] == PROVIDER_COMMIT, name
+
+
+def evaluate(expression: str, context: dict[str, Any]) -> str:
+    """One of this workflow's `${{ a.b || c.d }}` expressions as GitHub evaluates it over
+    `context` (a missing or empty value is false; the first true one is the value)."""
+    inner = re.fullmatch(r"\$\{\{\s*(.+?)\s*\}\}", expression)
+    if inner is None:
+        return expression  # a literal
+    text = inner.group(1)
+    if negated := re.fullmatch(r"!\((.+)\)", text):
+        return "" if evaluate(f"${{{{ {negated.group(1)} }}}}", context) else "true"
+    for name in text.split("||"):
+        value: Any = context
+        for part in name.strip().split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value:
+            return str(value)
+    return ""
+
+
+def the_brokers_dispatch(pact_url: str, sha: str, branch: str) -> dict[str, Any]:
+    """The body the embedded broker's GitHub webhook template (README) sends, filled in."""
+    values = {
+        "pactbroker.pactUrl": pact_url,
+        "pactbroker.providerVersionNumber": sha,
+        "pactbroker.providerVersionBranch": branch,
+    }
+    body: dict[str, Any] = json.loads(
+        webhooks.TEMPLATE.sub(lambda m: values[m.group(1)], webhooks.GITHUB_DISPATCH_BODY)
+    )
+    return body
+
+
+PACT = "https://broker.example/pacts/provider/UserProvider/consumer/UserConsumer/version/c2"
+PUSHED = {"sha": "pushed", "ref_name": "main", "head_ref": "", "event": {}}
+EVENTS = {
+    "push": (PUSHED, None, "pushed", "main"),
+    "pull_request": (
+        {**PUSHED, "ref_name": "7/merge", "head_ref": "feature",
+         "event": {"pull_request": {"head": {"sha": "head"}}}},
+        None, "head", "feature",
+    ),
+    "repository_dispatch": (
+        {**PUSHED, "event": {"action": "contract_requiring_verification_published",
+                             "client_payload": the_brokers_dispatch(PACT, "abc123", "release")
+                             ["client_payload"]}},
+        PACT, "abc123", "release",
+    ),
+    "workflow_dispatch": (PUSHED, PACT, "pushed", "main"),
+}  # fmt: skip
+
+
+def test_the_workflow_is_started_by_the_brokers_webhook_or_by_hand_with_a_pact_url() -> None:
+    raw: dict[object, Any] = yaml.safe_load(WORKFLOW.read_text("utf-8"))
+    triggers = raw[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["repository_dispatch"] == {
+        "types": ["contract_requiring_verification_published"]
+    }
+    assert triggers["workflow_dispatch"]["inputs"]["pact_url"]["type"] == "string"
+    dispatch = the_brokers_dispatch(PACT, "abc123", "release")
+    assert dispatch["event_type"] == "contract_requiring_verification_published"
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_each_trigger_verifies_the_pact_and_commit_it_names(event: str) -> None:
+    """The workflow's variables, evaluated for each trigger, are what the cells and the verdict
+    read (Settings, the code the tests run): PACT_URL and the provider commit and branch."""
+    github, pact_url, version, branch = EVENTS[event]
+    inputs = {"pact_url": PACT} if event == "workflow_dispatch" else {}
+    context = {"github": github, "inputs": inputs}
+    env = {name: evaluate(value, context) for name, value in workflow()["env"].items()
+           if name != "PACT_MATRIX_RUN"}  # fmt: skip
+    settings = Settings.from_env({**env, "PACT_BROKER_BASE_URL": ""})
+    assert settings.pact_url == pact_url
+    assert (settings.provider_version, settings.provider_branch) == (version, branch)
+    for name in ("verify", "report"):
+        checkout = next(s for s in steps(name) if "actions/checkout@" in s.get("uses", ""))
+        assert evaluate(checkout["with"]["ref"], context) == version
+    # A webhook's run is the matrix and its verdict alone: nothing else is decided by it.
+    for name in ("verifiers", "real-broker"):
+        runs = bool(evaluate(workflow()["jobs"][name]["if"], context))
+        assert runs == (pact_url is None), name
 
 
 def test_the_real_broker_job_runs_the_whole_matrix_against_the_real_image() -> None:
