@@ -215,6 +215,14 @@ def verdict_python(session: nox.Session) -> str:
     return str(location / "bin" / "python")
 
 
+@nox.session(python=NEWEST_PYTHON, default=False)
+def webhook(session: nox.Session) -> None:
+    """Have your broker start this repository's workflow for each pact that needs verifying:
+    `nox -s webhook -- OWNER/REPO` (PACT_BROKER_* and GITHUB_TOKEN from the environment)."""
+    install(session, "verify")
+    session.run("python", "-m", "verification", "webhook", *session.posargs)
+
+
 @nox.session(python=PYTHONS, tags=["checks"])
 def crosscheck(session: nox.Session) -> None:
     """Send every framework generated requests they must answer alike, and compare the cells.

@@ -112,6 +112,37 @@ _PUBLISHING_OFF = (
 )
 
 
+def create_webhook(args: argparse.Namespace) -> int:
+    import os
+
+    from matrix import PROVIDER
+    from verification import webhook
+    from verification.broker_api import BrokerError
+    from verification.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        if settings.broker is None or settings.embedded:
+            raise SettingsError("set PACT_BROKER_BASE_URL (and its credentials) to your broker")
+        token = os.environ.get("GITHUB_TOKEN")
+        if not token:
+            raise SettingsError(
+                "set GITHUB_TOKEN to a token that may send this repository a repository_dispatch "
+                "(a fine-grained token with Contents: read and write)"
+            )
+        url = webhook.create_or_update(
+            settings.broker, PROVIDER, args.repository, token, args.github_api or webhook.GITHUB_API
+        )
+    except (SettingsError, ValueError, BrokerError) as error:
+        raise CommandError(str(error)) from error
+    print(
+        f"webhook {url}: for each of {PROVIDER}'s pacts that needs verifying, the broker starts "
+        f"the workflow of {args.repository} (repository_dispatch "
+        "contract_requiring_verification_published)"
+    )
+    return 0
+
+
 def compare_cells(args: argparse.Namespace) -> int:
     from verification.compare import compare
 
@@ -178,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
         "(without it, a run that lacks a cell's result is part of the matrix: no verdict)",
     )
     verdict_command.set_defaults(run=publish_verdict)
+
+    webhook_command = commands.add_parser(
+        "webhook",
+        help="create (or update) the broker's webhook that starts a GitHub repository's "
+        "workflow for each pact that needs verifying (token: GITHUB_TOKEN)",
+    )
+    webhook_command.add_argument("repository", metavar="OWNER/REPO")
+    webhook_command.add_argument(
+        "--github-api", metavar="URL", help="GitHub Enterprise's API (default: GitHub's)"
+    )
+    webhook_command.set_defaults(run=create_webhook)
 
     compare_command = commands.add_parser(
         "compare",
