@@ -217,8 +217,10 @@ def verdict_python(session: nox.Session) -> str:
 
 @nox.session(python=NEWEST_PYTHON, default=False)
 def webhook(session: nox.Session) -> None:
-    """Have your broker start this repository's workflow for each pact that needs verifying:
-    `nox -s webhook -- OWNER/REPO` (PACT_BROKER_* and GITHUB_TOKEN from the environment)."""
+    """Have the broker start a GitHub repository's workflow for each pact needing verification.
+
+    `nox -s webhook -- OWNER/REPO`, with PACT_BROKER_* and GITHUB_TOKEN in the environment.
+    """
     install(session, "verify")
     session.run("python", "-m", "verification", "webhook", *session.posargs)
 
