@@ -67,7 +67,7 @@ def outside_any_run(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def lint(session: nox.Session) -> None:
     """Run ruff (lint and format), mypy --strict and the import layers over the whole project."""
-    install(session, "lint")
+    install(session, "lint", *FRAMEWORKS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -77,7 +77,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def tests(session: nox.Session) -> None:
     """Run the test suite, less what needs a venv of its own (the cells, Ruby, other verifiers)."""
-    install(session, "test")
+    install(session, "test", *FRAMEWORKS)
     outside_any_run(session)
     session.run(
         "pytest",
@@ -102,7 +102,7 @@ def verifiers(session: nox.Session) -> None:
     pact_verifier_cli and the Ruby pact-provider-verifier come from this session's own venv;
     pact-js is installed by `npm ci` from verifiers/pact-js/package-lock.json.
     """
-    install(session, "verifiers")
+    install(session, "verifiers", *FRAMEWORKS)
     session.run(
         "npm", "ci", "--prefix", "verifiers/pact-js", "--no-audit", "--no-fund", external=True
     )
@@ -123,7 +123,7 @@ def reliability(session: nox.Session) -> None:
     The broker under many publishers, schemathesis against its OpenAPI, two whole matrices at
     once, Ctrl-C during `nox -s verify`; the test suite runs the same tests lighter.
     """
-    install(session, "test")
+    install(session, "test", *FRAMEWORKS)
     outside_any_run(session)
     session.run(
         "pytest", "tests/reliability", *session.posargs,
@@ -141,7 +141,7 @@ def fuzz(session: nox.Session) -> None:
 
     Whatever it finds goes into its test as an explicit @example, so that every run checks it.
     """
-    install(session, "test")
+    install(session, "test", *FRAMEWORKS)
     outside_any_run(session)
     session.run(
         "pytest", "tests/broker/test_broker_fuzz.py", "tests/broker/test_broker_http.py",
@@ -232,7 +232,7 @@ def crosscheck(session: nox.Session) -> None:
     CROSSCHECK_EXAMPLES sets the examples per test (default 1000); the cells compared are the
     latest whole run's (or PACT_MATRIX_RUN's).
     """
-    install(session, "test")
+    install(session, "test", *FRAMEWORKS)
     session.run(
         "pytest", "tests/crosscheck", "--hypothesis-show-statistics", *session.posargs,
         env={"CROSSCHECK_EXAMPLES": os.environ.get("CROSSCHECK_EXAMPLES", "1000")},
@@ -299,7 +299,7 @@ def provider(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["bench"], default=False)
 def bench(session: nox.Session) -> None:
     """Measure everything BENCHMARKS.md lists against its limit, and rewrite it."""
-    install(session, "bench")
+    install(session, "bench", *FRAMEWORKS)
     outside_any_run(session)
     session.run("python", "-m", "benchmarks", *session.posargs)
 
