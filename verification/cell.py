@@ -32,7 +32,7 @@ from matrix import PROVIDER, cell_name
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import PROVIDER_STATES, StateStore
 from states.registry import shown
-from verification import broker_api, broker_relay, watchdog
+from verification import broker_api, broker_relay, states_check, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.results import CellResult, InteractionOutcome, PactRef
 from verification.settings import Settings
@@ -48,6 +48,11 @@ logging.getLogger("pact.ffi").setLevel(logging.WARNING)
 
 class CellFailure(RuntimeError):
     """The cell failed as a whole: nothing to verify, nothing verified, a fault while verifying."""
+
+
+class RunStopper(CellFailure):
+    """A failure every cell of the run would meet alike (an unreadable PACT_URL, states the
+    vocabulary lacks): the run's other cells are not started."""
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,18 @@ def run(
     results: dict[str, Any] = {}
     report = ""
     error: str | None = None
+    stops_run = False
     with capture_logs() as provider_log:
         try:
             pacts = _select_pacts(endpoint, settings)
+            _check_states(endpoint, settings)
             results, report, problem = _verify(cell, settings, endpoint, store)
             if problem is not None:
                 raise CellFailure(problem)
             _check_something_was_verified(results, pacts, settings)
         except (BrokerError, CellFailure) as failure:
             error = str(failure)
+            stops_run = isinstance(failure, RunStopper)
     interactions = tuple(
         _name_unknown_states(_outcome(item)) for item in results.get("interactionResults", [])
     )
@@ -105,15 +113,35 @@ def run(
         filtered=settings.filtered,
         error=error,
         pact_url=broker_api.masked(settings.pact_url) if settings.pact_url else None,
+        stops_run=stops_run,
         report=report,
     )
+
+
+def _check_states(endpoint: BrokerEndpoint, settings: Settings) -> None:
+    """Stop the run at once, naming them, when the consumers' pacts use states the vocabulary
+    lacks, rather than fail their interactions in every cell.
+
+    The broker lists the states of each consumer's main-branch pact, which is what the
+    `mainBranch` selector verifies: with selectors without it (or with PACT_URL) the list
+    would not be the selected pacts', and no check is made. A broker without the endpoint is
+    not checked either.
+    """
+    if settings.pact_url or {"mainBranch": True} not in settings.selectors:
+        return
+    missing = states_check.missing_states(endpoint, PROVIDER, PROVIDER_STATES)
+    if missing:
+        raise RunStopper(states_check.describe(PROVIDER, missing))
 
 
 def _select_pacts(endpoint: BrokerEndpoint, settings: Settings) -> list[PactRef]:
     # Asked before the verifier runs, so that "no pacts" fails at once with the selectors in
     # the message, and so that the result names the exact pact contents that were verified.
     if settings.pact_url:
-        return [broker_api.pact_at(endpoint, settings.pact_url, PROVIDER)]
+        try:
+            return [broker_api.pact_at(endpoint, settings.pact_url, PROVIDER)]
+        except BrokerError as error:
+            raise RunStopper(str(error)) from error
     pacts = broker_api.pacts_for_verification(
         endpoint,
         PROVIDER,

@@ -95,6 +95,9 @@ class CellResult:
     # PACT_URL (credentials masked) when the cell was told which one pact to verify (a
     # webhook-triggered build); None when the broker's selectors chose the pacts.
     pact_url: str | None = None
+    # The failure is one every cell of the run would meet (an unreadable PACT_URL, states the
+    # vocabulary lacks): the run starts no other cell.
+    stops_run: bool = False
     report: str = ""
     schema: int = field(default=SCHEMA_VERSION)
 

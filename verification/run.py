@@ -230,15 +230,10 @@ class Run:
                         round(time.perf_counter() - started, 1),
                     )
                 )
-                if (
-                    outcome == "failed"
-                    and result
-                    and not result["pacts"]
-                    and os.environ.get("PACT_URL")
-                ):
-                    # The pact could not be read: every other cell would fail alike.
+                if outcome == "failed" and result and result.get("stops_run"):
+                    # Every other cell would fail alike: they are not started.
                     (self.state / "stop").write_text(
-                        f"not run: {cell} could not verify PACT_URL: {result['error']}",
+                        f"not run: {cell} found a failure every cell would meet: {result['error']}",
                         encoding="utf-8",
                     )
 

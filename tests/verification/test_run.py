@@ -145,13 +145,12 @@ def test_a_cell_records_how_it_ended(runs: Path) -> None:
     assert records[ALL_CELLS[1]].seconds is not None
 
 
-def test_an_unreadable_pact_url_stops_the_cells_after_the_first(
-    runs: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PACT_URL", "http://127.0.0.1:9/pacts/provider/P/consumer/C/latest")
+def test_a_failure_every_cell_would_meet_stops_the_cells_after_the_first(runs: Path) -> None:
     stopped = Run.named("stopped", runs)
     first, second = ALL_CELLS[:2]
-    unreadable = {"interactions": [], "pacts": [], "error": "cannot fetch PACT_URL ..."}
+    unreadable = {
+        "interactions": [], "pacts": [], "error": "cannot fetch PACT_URL ...", "stops_run": True
+    }  # fmt: skip
 
     def the_first_cell() -> None:
         with stopped.cell(first, fail):
@@ -164,7 +163,9 @@ def test_an_unreadable_pact_url_stops_the_cells_after_the_first(
     with pytest.raises(Failed) as refused, stopped.cell(second, fail):
         pytest.fail("the second cell must not run")
 
-    assert str(refused.value).startswith(f"not run: {first} could not verify PACT_URL")
+    assert str(refused.value) == (
+        f"not run: {first} found a failure every cell would meet: cannot fetch PACT_URL ..."
+    )
 
 
 def test_the_summary_never_says_verified_for_a_verdict_that_was_not_published(

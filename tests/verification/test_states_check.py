@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from broker.testing import pact_document, publish_body, start_broker, unique_name
+from matrix import CONSUMER, FRAMEWORKS, PROVIDER
 from states import PROVIDER_STATES
 from verification.broker_api import BrokerEndpoint, BrokerError, diff_link
+from verification.cell import Cell, run
+from verification.settings import Settings
 from verification.states_check import MissingState, describe, missing_states
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from broker.testing import RunningBroker
 
@@ -86,3 +90,29 @@ def test_diff_link_only_when_the_content_changed(broker: RunningBroker) -> None:
     link = diff_link(endpoint, pact + "3")
     assert link is not None
     assert link.endswith("/version/3/diff/previous-distinct")
+
+
+def test_a_cell_stops_the_run_at_once_naming_a_state_the_vocabulary_lacks(tmp_path: Path) -> None:
+    """Before verifying, the cell asks the broker: a missing state fails it (and the run's
+    other cells) naming the state and its consumer, instead of failing each interaction."""
+    running = start_broker(tmp_path / "pact_broker.sqlite")
+    try:
+        publish(running.url, CONSUMER, PROVIDER, "1", ["user 123 exists", "a unicorn exists"])
+        settings = Settings.from_env(
+            {"PACT_BROKER_BASE_URL": running.url, "PACT_PROVIDER_VERSION": "p-1",
+             "PACT_PROVIDER_BRANCH": "main", "PACT_DIR": str(tmp_path / "pacts")}
+        )  # fmt: skip
+        result = run(Cell(FRAMEWORKS[0]), settings, BrokerEndpoint(running.url))
+        # Selectors without mainBranch verify pacts the broker's list does not describe.
+        other = dataclasses.replace(settings, selectors=({"deployedOrReleased": True},))
+        unchecked = run(Cell(FRAMEWORKS[0]), other, BrokerEndpoint(running.url))
+    finally:
+        assert running.stop() == 0
+
+    assert not result.success
+    assert result.stops_run
+    assert result.interactions == ()
+    assert result.error is not None
+    assert f"'a unicorn exists', used by {CONSUMER}" in result.error
+    assert "states/vocabulary.py" in result.error
+    assert "a unicorn exists" not in (unchecked.error or "")
