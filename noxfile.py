@@ -2,7 +2,7 @@
 
     nox                           # every check, the whole matrix, its verdict, the report
     nox -s verify                 # every cell (each framework on each Python), then the verdict
-    nox -s "verify-3.12(flask)"   # one cell: reported, never published
+    nox -s "verify-3.12(flask)"   # one cell: reported, never judged (exits non-zero)
     nox -t fastapi                # one framework on every Python
     nox -s verify verdict --parallel 2
 
@@ -156,7 +156,9 @@ def fuzz(session: nox.Session) -> None:
 def verify(session: nox.Session, framework: str) -> None:
     """Verify one framework on one Python against the consumers' pacts, publishing nothing."""
     this_run = run.Run.current()
-    if not session.parallel:  # nox cannot notify under --parallel: name `verdict` there
+    # The nox that named the run judges it after its cells. A CI job is one cell of the
+    # workflow's run, which its final job judges; nox cannot notify under --parallel.
+    if run.named_here() and not session.parallel:
         session.notify("verdict", posargs=[run.AFTER_CELLS])
     with this_run.cell(session.name, fail=session.error):
         install(session, framework, "verify")
@@ -185,11 +187,9 @@ def verdict(session: nox.Session) -> None:
         judged.abandon()
         raise KeyboardInterrupt
     try:
-        problem = judged.why_no_verdict(whole="--whole" in session.posargs)
-        if problem and run.AFTER_CELLS in session.posargs:
-            return  # a narrowed run: the summary says what ran and that nothing was published
-        if problem:
-            session.error(problem)
+        if judged.why_no_verdict(whole="--whole" in session.posargs):
+            # A narrowed or filtered run: the summary below says why, and how to run it whole.
+            session.error("no verdict was drawn from this run, and nothing was published")
         python = verdict_python(session)
         env = {}
         if not (os.environ.get("PACT_BROKER_BASE_URL") or os.environ.get("PACT_URL")):

@@ -112,6 +112,12 @@ def virtualenvs(default: Path, environ: MutableMapping[str, str] = os.environ) -
     return chosen
 
 
+def named_here(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this process named its run (rather than inherited it: a `--parallel` worker,
+    or a CI job whose workflow names one run for all its jobs)."""
+    return environ.get(OWNER_VARIABLE) == str(os.getpid())
+
+
 @dataclass(frozen=True)
 class CellRecord:
     """What the noxfile saw of one cell: it started, and how it ended."""

@@ -124,7 +124,12 @@ def installed_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checkout = clone_of_this_checkout(tmp_path_factory.mktemp("clone") / "checkout")
     installing = run_nox(checkout, "-s", CELL)  # creates the virtualenv
     output = installing.communicate(timeout=600)[0]
-    assert installing.returncode == 0, output[-5000:]
+    assert f"Session {CELL} was successful" in output, output[-5000:]
+    # One cell is part of the matrix: no verdict, nothing published, and nox says so by its
+    # exit status, which a script or a CI step reads.
+    assert installing.returncode == 1, output[-5000:]
+    assert "is part of the matrix (1 of" in output, output[-5000:]
+    assert "Verdict:" not in output, output[-5000:]
     return checkout
 
 

@@ -47,6 +47,11 @@ def test_a_run_is_named_once_and_its_workers_inherit_the_name() -> None:
     assert run.claim(environ) == first  # a --parallel worker inherits the environment
     assert environ[run.OWNER_VARIABLE] == str(os.getpid())
     assert run.claim({run.RUN_VARIABLE: "ci-42"}) == "ci-42"  # CI names the run itself
+    # Only the nox that named the run judges it after its cells; a CI job, one cell of the
+    # workflow's run, leaves that to the final job.
+    assert run.named_here(environ)
+    assert not run.named_here({run.RUN_VARIABLE: "ci-42"})
+    assert not run.named_here({**environ, run.OWNER_VARIABLE: str(os.getppid())})
 
 
 def test_a_run_that_started_every_cell_is_whole(runs: Path) -> None:
