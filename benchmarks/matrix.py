@@ -36,8 +36,8 @@ ENVIRONMENT = {
 }
 # The bench session's own settings, which must not leak into the cells' sessions.
 LEFT_OUT = (
-    "VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN_DIR",
-    "PACT_MATRIX_RUN",
+    "VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN",
+    "PACT_MATRIX_RUN_OWNER", "PACT_MATRIX_ENVDIR",
 )  # fmt: skip
 
 
@@ -127,7 +127,8 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
         for session in json.loads(report.read_text("utf-8"))["sessions"]
     }
     verification = {}
-    for result_file in sorted((project / "results").glob("verify-*.json")):
+    # The run's folder (results/runs/<run>/): this nox's only run, results/ being removed first.
+    for result_file in sorted((project / "results").glob("runs/*/verify-*.json")):
         result = json.loads(result_file.read_text("utf-8"))
         verification[result_file.stem] = float(result["seconds"])
     consumer = {cell: _test_seconds(junit_dir / f"{cell}.xml", "consumer") for cell in verification}
