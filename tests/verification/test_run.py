@@ -240,12 +240,6 @@ def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_pat
     assert not run._alive(broker)
 
 
-def test_the_verdict_session_is_quiet_about_a_narrowed_run() -> None:
-    # The cells queue it with this argument; nox passes it as the session's posargs.
-    assert run.AFTER_CELLS.startswith("--")
-    assert (PROJECT_ROOT / "noxfile.py").read_text().count("run.AFTER_CELLS") >= 2
-
-
 CLAIM_VIRTUALENVS = """
 import sys
 from pathlib import Path
