@@ -6,8 +6,13 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from verification.results import CellResult, load_results, results_dir
+
+if TYPE_CHECKING:
+    from verification import verdict
+    from verification.broker_api import BrokerEndpoint
 
 
 class CommandError(Exception):
@@ -81,6 +86,7 @@ def publish_verdict(args: argparse.Namespace) -> int:
         endpoint = settings.broker
         if settings.embedded:
             judged = verdict.rebased(judged, endpoint.url)
+        summary = replace(summary, pacts=_with_diff_links(endpoint, judged, summary.pacts))
         try:
             created = verdict.publish(endpoint, judged, build_url=settings.build_url)
             summary = replace(summary, published=True)
@@ -103,6 +109,24 @@ def publish_verdict(args: argparse.Namespace) -> int:
     if not summary.published and summary.not_published not in _PUBLISHING_OFF:
         return 1
     return 0 if judged.success or judged.only_pending_failed else 1
+
+
+def _with_diff_links(
+    endpoint: BrokerEndpoint, judged: verdict.Verdict, lines: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Each pact's line, naming what changed since its consumer's previous distinct pact (the
+    broker's `pb:diff-previous-distinct`), so that a reader of a failed verdict sees why."""
+    from verification.broker_api import BrokerError, diff_link
+
+    shown = []
+    for line, pact in zip(lines, judged.pacts, strict=True):
+        try:
+            link = diff_link(endpoint, pact.pact.url)
+        except BrokerError as error:
+            print(f"the pact's diff could not be asked: {error}", file=sys.stderr)
+            link = None
+        shown.append(f"{line}; changed since its previous version: {link}" if link else line)
+    return tuple(shown)
 
 
 # Reasons for not publishing that the user chose: the verdict itself decides the exit status.

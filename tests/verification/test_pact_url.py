@@ -7,6 +7,7 @@ verdict`, and can-i-deploy the real `pact` CLI.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,45 @@ def test_a_pact_url_that_cannot_be_fetched_fails_at_once_naming_it_without_crede
     assert f"cannot fetch PACT_URL http://***@127.0.0.1:{port}/pacts/" in result.error
     assert "s3cret" not in result.error + result.report
     assert result.pacts == ()
+    assert result.stops_run  # every cell would fail alike: the run starts no other
+
+
+def test_the_verdict_names_what_changed_since_the_consumers_previous_pact(
+    broker_with_pacts: RunningBroker,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A consumer's new pact (here: one interaction fewer) is verified by its URL, as a
+    webhook asks; the summary links the broker's diff with the consumer's previous pact."""
+    url = broker_with_pacts.url
+    [written] = sorted(settings.pact_dir.glob("*.json"))
+    changed = json.loads(written.read_text("utf-8"))
+    changed["interactions"] = changed["interactions"][:-1]
+    httpx.post(
+        f"{url}/contracts/publish", json=publish_body(changed, "consumer-2", branch="main")
+    ).raise_for_status()
+    new_pact = f"{url}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/consumer-2"
+    results = tmp_path / "results"
+    for python in PYTHONS:
+        for framework in FRAMEWORKS:
+            cell_settings = environment(url, settings.pact_dir, PACT_URL=new_pact)
+            run(Cell(framework, python), cell_settings, BrokerEndpoint(url)).write(results)
+    for name, value in {"PACT_URL": new_pact, "PACT_BROKER_BASE_URL": url,
+                        "PACT_PROVIDER_VERSION": "provider-2", "PACT_PROVIDER_BRANCH": "main",
+                        "PACT_PUBLISH_VERIFICATION_RESULTS": "true"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["verdict", str(results)]) == 0
+    said = capsys.readouterr().out
+
+    assert "Verdict: verified, and published." in said
+    assert "; changed since its previous version: " in said
+    link = said.split("; changed since its previous version: ", 1)[1].split()[0]
+    diff = httpx.get(link, headers={"Accept": "text/plain"})
+    assert diff.status_code == 200
+    assert diff.text.startswith("# Diff between versions consumer-1 and consumer-2 of the pact")
 
 
 def test_a_pact_url_of_another_provider_s_pact_or_of_no_pact_fails_naming_it(
