@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import providers
-from providers.runner import _listen, serve
+from providers.runner import listen, serve
 
 
 def measure(framework: str, cycles: int) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def measure(framework: str, cycles: int) -> dict[str, Any]:
             ready = time.perf_counter()
         stopped = time.perf_counter()
         started_bind = time.perf_counter()
-        listener = _listen("127.0.0.1", 0)
+        listener = listen("127.0.0.1", 0)
         bound = time.perf_counter()
         listener.close()
         closed = time.perf_counter()

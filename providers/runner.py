@@ -115,7 +115,7 @@ def serve(
     if not callable(app):
         raise TypeError(f"not a WSGI or ASGI app: {app!r}")
     interface = interface_of(app)
-    listener = _listen(host, port)
+    listener = listen(host, port)
     bound_port = listener.getsockname()[1]
     try:
         backend = _make_backend(interface, app, listener)
@@ -136,7 +136,7 @@ def serve(
     thread.stop(shutdown_timeout)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: the OS picks one).
 
     Made by hand rather than with `socket.create_server`, whose socket has protocol number 0:
