@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-BROWSERS = ("chromium", "chromium-browser")
+# Debian's chromium here; on GitHub's runners, the Chrome they come with.
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 TIMEOUT_S = 60
 
 

@@ -294,7 +294,7 @@ def test_each_trigger_verifies_the_pact_and_commit_it_names(event: str) -> None:
         checkout = next(s for s in steps(name) if "actions/checkout@" in s.get("uses", ""))
         assert evaluate(checkout["with"]["ref"], context) == version
     # A webhook's run is the matrix and its verdict alone: nothing else is decided by it.
-    for name in ("verifiers", "real-broker"):
+    for name in ("verifiers", "real-broker", "pages"):
         runs = bool(evaluate(workflow()["jobs"][name]["if"], context))
         assert runs == (pact_url is None), name
 
@@ -344,6 +344,20 @@ def test_each_cell_uploads_its_results_junit_and_nox_report() -> None:
     assert upload["with"]["name"] == "cell-${{ matrix.session }}"
     # The whole folder: <cell>.json, <cell>.junit.xml and nox/<cell>.json.
     assert upload["with"]["path"] == "results/"
+
+
+def test_the_pages_job_renders_them_in_a_browser_and_keeps_the_screenshots() -> None:
+    runs = [step.get("run", "") for step in steps("pages")]
+    [render] = [run for run in runs if run.startswith("nox ")]
+    assert render.split(" -- ")[0] == "nox --session tests"
+    for test in (
+        "tests/broker/test_pages_in_chromium.py",
+        "tests/reporting/test_html_in_chromium.py",
+    ):
+        assert test in render.split() and (PROJECT_ROOT / test).exists()
+    upload = next(s for s in steps("pages") if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "results/screenshots/"
+    assert upload["if"] == "${{ !cancelled() }}"
 
 
 def test_the_verifiers_job_runs_every_verifier_on_every_framework() -> None:
