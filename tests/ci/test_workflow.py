@@ -354,7 +354,8 @@ def test_the_pages_job_renders_them_in_a_browser_and_keeps_the_screenshots() -> 
         "tests/broker/test_pages_in_chromium.py",
         "tests/reporting/test_html_in_chromium.py",
     ):
-        assert test in render.split() and (PROJECT_ROOT / test).exists()
+        assert test in render.split()
+        assert (PROJECT_ROOT / test).exists()
     upload = next(s for s in steps("pages") if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["path"] == "results/screenshots/"
     assert upload["if"] == "${{ !cancelled() }}"
