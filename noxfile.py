@@ -13,6 +13,7 @@ folder, its embedded broker, its verdict's gate and summary) is `verification/ru
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 from matrix import FRAMEWORKS, PYTHONS
-from verification import run
+from verification import canary, run
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -46,6 +47,13 @@ def install(session: nox.Session, *groups: str) -> None:
     # imported, every time (PYTHONDONTWRITEBYTECODE is set on this project's machines).
     session.env["PYTHONDONTWRITEBYTECODE"] = None
     session.env["PYTHONPYCACHEPREFIX"] = os.path.join(session.virtualenv.location, "pycache")
+    if os.environ.get(canary.VARIABLE):
+        # The canary's copy: the newest releases this Python can run, whatever uv.lock pins.
+        session.run_install(
+            "uv", "pip", "install", "--upgrade", "-e", ".", *(f"--group={g}" for g in groups),
+            f"--python={session.virtualenv.location}",
+        )  # fmt: skip
+        return
     if session.venv_backend != "uv":
         session.install("-e", ".", *(f"--group={group}" for group in groups))
         return
@@ -256,6 +264,41 @@ def report(session: nox.Session) -> None:
         "--markdown=results/report.md", "--html=results/report.html", *session.posargs,
     )  # fmt: skip
     session.run("python", "-m", "verification", "compare", str(reported.folder))
+
+
+@nox.session(name="canary", venv_backend="none", default=False)
+def canary_run(session: nox.Session) -> None:
+    """Verify the whole matrix on the newest release of every framework; publish nothing.
+
+    A copy of this checkout with the frameworks' bounds lifted, each cell installing what its
+    Python can run, not uv.lock; the report (results/canary.md) names each package newer
+    than the lock and each interaction that failed.
+    """
+    folder = (ENVDIR / "canary").resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    copy = canary.prepare(Path.cwd(), folder)
+    uv = (sys.executable, "-m", "uv")
+    session.run(*uv, "lock", "--upgrade", f"--directory={copy}", "--quiet", external=True)
+    env = {
+        canary.VARIABLE: "1", "PACT_PUBLISH_VERIFICATION_RESULTS": "false",
+        "PACT_MATRIX_BROKER_DB": str(folder / "pact_broker.sqlite"),
+        # The copy is no git checkout, and its own run, on its own embedded broker.
+        "PACT_PROVIDER_VERSION": "canary", "PACT_PROVIDER_BRANCH": "canary",
+        "PACT_CONSUMER_VERSION": "canary", "PACT_CONSUMER_BRANCH": "canary",
+        "PACT_BROKER_BASE_URL": None, "PACT_URL": None,
+        run.RUN_VARIABLE: None, run.OWNER_VARIABLE: None, run.ENVDIR_VARIABLE: None,
+    }  # fmt: skip
+    with session.chdir(copy):
+        session.run(
+            sys.executable, "-m", "nox", "--session", "verify",
+            env=env, external=True, success_codes=[0, 1],
+        )  # fmt: skip
+    passed, text = canary.report(Path.cwd(), copy)
+    Path("results").mkdir(exist_ok=True)
+    Path("results", "canary.md").write_text(text, encoding="utf-8")
+    print(text, flush=True)
+    if not passed:
+        session.error("the newest releases fail the matrix: see results/canary.md")
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["pacts"], default=False)
