@@ -23,6 +23,8 @@ from verification import run
 from verification.settings import Settings
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "verify.yml"
+CANARY = PROJECT_ROOT / ".github" / "workflows" / "canary.yml"
+WORKFLOWS = sorted(WORKFLOW.parent.glob("*.yml"))
 # check-jsonschema, zizmor and nox are in the test dependency group, beside this Python.
 TOOLS = Path(sys.executable).parent
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
@@ -70,10 +72,9 @@ def zizmor_findings(path: Path) -> list[dict[str, Any]]:
     return findings
 
 
-def test_the_workflow_matches_githubs_workflow_schema() -> None:
-    completed = run_tool(
-        "check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW
-    )
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_the_workflows_match_githubs_workflow_schema(path: Path) -> None:
+    completed = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -84,8 +85,9 @@ def test_the_schema_check_rejects_an_invalid_workflow(tmp_path: Path) -> None:
     assert completed.returncode != 0, completed.stdout
 
 
-def test_zizmor_finds_nothing_of_medium_or_high_severity() -> None:
-    findings = zizmor_findings(WORKFLOW)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_zizmor_finds_nothing_of_medium_or_high_severity(path: Path) -> None:
+    findings = zizmor_findings(path)
     serious = [f for f in findings if f["determinations"]["severity"] in {"Medium", "High"}]
     assert serious == [], json.dumps(serious, indent=2)
 
@@ -366,7 +368,20 @@ def test_the_verifiers_job_runs_every_verifier_on_every_framework() -> None:
     assert "nox --session verifiers" in runs
 
 
-@pytest.mark.parametrize("session", ["report", "verdict", "pacts", "publish", "verifiers"])
+def test_the_canary_runs_every_day_and_keeps_its_report() -> None:
+    canary: dict[object, Any] = yaml.safe_load(CANARY.read_text("utf-8"))
+    assert "schedule" in canary[True]  # YAML 1.1 reads the key `on` as true
+    [job] = canary["jobs"].values()
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert "nox --session canary" in runs
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "results/canary.md"
+    assert "secrets." not in CANARY.read_text("utf-8")  # it publishes nothing, anywhere
+
+
+@pytest.mark.parametrize(
+    "session", ["report", "verdict", "pacts", "publish", "verifiers", "canary"]
+)
 def test_the_sessions_the_workflow_runs_exist(session: str) -> None:
     listed = run_tool("nox", "--list", "--json", "--session", session)
     assert listed.returncode == 0, listed.stderr
