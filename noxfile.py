@@ -190,7 +190,7 @@ def verdict(session: nox.Session) -> None:
     PACT_MATRIX_RUN names). A run of part of the matrix publishes nothing. `-- --whole` says
     every cell was attempted (CI's final job): a cell with no result then fails the verdict.
     """
-    judged = run.Run.current() if run.AFTER_CELLS in session.posargs else run.chosen()
+    judged = run.Run.current() if run.AFTER_CELLS in session.posargs else chosen_run(session)
     if run.interrupted():  # the cells were stopped: nothing of this run is kept or published
         judged.abandon()
         raise KeyboardInterrupt
@@ -209,6 +209,14 @@ def verdict(session: nox.Session) -> None:
     finally:
         judged.end()
         print(run.summary(judged), flush=True)
+
+
+def chosen_run(session: nox.Session) -> run.Run:
+    """The latest whole run, or PACT_MATRIX_RUN's; a clear error when there is none."""
+    try:
+        return run.chosen()
+    except run.RunError as error:
+        session.error(str(error))
 
 
 def verdict_python(session: nox.Session) -> str:
@@ -258,7 +266,7 @@ def crosscheck(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Write the latest whole run as Markdown and HTML (results/report.md, .html) and compare it."""
     install(session, "report")
-    reported = run.chosen()
+    reported = chosen_run(session)
     session.run(
         "python", "-m", "verification", "report", f"--results={reported.folder}",
         "--markdown=results/report.md", "--html=results/report.html", *session.posargs,
