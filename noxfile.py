@@ -173,6 +173,14 @@ def verify(session: nox.Session, framework: str) -> None:
         env = this_run.cell_environment(
             session.name, python=f"{session.bin}/python", broker_database=BROKER_DB
         )
+        if this_run.first_cell() == session.name:
+            # A wrong PACT_* variable fails the run here, in one line: every cell would.
+            said = session.run("python", "-m", "verification", "settings",
+                               env=env, silent=True, success_codes=[0, 2]) or ""  # fmt: skip
+            if said.startswith("error:"):
+                this_run.stop(said.strip())
+                session.error(said.strip())
+            session.log(said.strip())
         session.run(
             "pytest", "tests/consumer", "tests/verification/test_verify_providers.py",
             f"--framework={framework}", "-p", "no:cacheprovider", *session.posargs,

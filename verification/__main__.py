@@ -136,6 +136,29 @@ _PUBLISHING_OFF = (
 )
 
 
+def check_settings(args: argparse.Namespace) -> int:
+    from matrix import PROVIDER
+    from verification.broker_api import masked
+    from verification.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise CommandError(str(error)) from error
+    if settings.pact_url:
+        pacts = f"the pact at PACT_URL {masked(settings.pact_url)}"
+    else:
+        pacts = f"the pacts that {list(settings.selectors)} select"
+    broker = "no broker" if settings.broker is None else masked(settings.broker.url)
+    if settings.embedded:
+        broker = f"the run's embedded broker ({broker})"
+    print(
+        f"verifying {pacts} on {broker}, as {PROVIDER} {settings.provider_version} "
+        f"({settings.provider_branch or 'no branch'})"
+    )
+    return 0
+
+
 def create_webhook(args: argparse.Namespace) -> int:
     import os
 
@@ -233,6 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         "(without it, a run that lacks a cell's result is part of the matrix: no verdict)",
     )
     verdict_command.set_defaults(run=publish_verdict)
+
+    settings_command = commands.add_parser(
+        "settings",
+        help="say what the cells would verify, where and as which version, or what is wrong "
+        "with the PACT_* variables (exit 2)",
+    )
+    settings_command.set_defaults(run=check_settings)
 
     webhook_command = commands.add_parser(
         "webhook",

@@ -168,6 +168,7 @@ class Run:
                 {
                     "pid": int(environ.get(OWNER_VARIABLE) or os.getpid()),
                     "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "first_cell": cell,
                 },
             )
         self.record(CellRecord(cell))
@@ -237,11 +238,21 @@ class Run:
                     )
                 )
                 if outcome == "failed" and result and result.get("stops_run"):
-                    # Every other cell would fail alike: they are not started.
-                    (self.state / "stop").write_text(
-                        f"not run: {cell} found a failure every cell would meet: {result['error']}",
-                        encoding="utf-8",
-                    )
+                    self.stop(f"{cell}: {result['error']}")
+
+    def first_cell(self) -> str | None:
+        """The cell that started this run."""
+        owner = self.state / "owner.json"
+        if not owner.exists():
+            return None
+        first: str | None = json.loads(owner.read_text("utf-8")).get("first_cell")
+        return first
+
+    def stop(self, failure: str) -> None:
+        """A failure every cell would meet: the cells not started yet fail at once, naming it."""
+        (self.state / "stop").write_text(
+            f"not run: a failure every cell would meet: {failure}", encoding="utf-8"
+        )
 
     def cell_environment(self, cell: str, *, python: str, broker_database: Path) -> dict[str, str]:
         """What a cell's pytest is told: where to write, and which broker to read."""

@@ -169,8 +169,9 @@ def test_a_failure_every_cell_would_meet_stops_the_cells_after_the_first(runs: P
         pytest.fail("the second cell must not run")
 
     assert str(refused.value) == (
-        f"not run: {first} found a failure every cell would meet: cannot fetch PACT_URL ..."
+        f"not run: a failure every cell would meet: {first}: cannot fetch PACT_URL ..."
     )
+    assert stopped.first_cell() == first
 
 
 def test_the_summary_never_says_verified_for_a_verdict_that_was_not_published(
