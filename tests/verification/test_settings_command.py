@@ -25,7 +25,7 @@ def only_these_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("variables", "says"),
     [
-        ({}, f"the pacts that [{{'mainBranch': True}}"),
+        ({}, "the pacts that [{'mainBranch': True}"),
         ({"PACT_URL": "https://broker.example.com/pacts/provider/P/consumer/C/version/1"},
          "the pact at PACT_URL https://broker.example.com/pacts/provider/P/consumer/C/version/1"),
     ],
