@@ -209,7 +209,11 @@ def render_report(args: argparse.Namespace) -> int:
         nox_records = report.load_nox_reports(nox_files)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CommandError(f"cannot read the nox reports: {error!r}") from error
-    matrix = report.build(_results(args.results, required=False), nox_records)
+    # The run's own records of its cells first; nox's reports (CI writes them), where given.
+    nox_records = report.cell_records(args.results) | nox_records
+    matrix = report.build(
+        _results(args.results, required=False), nox_records, facts=report.run_facts(args.results)
+    )
     text = report.markdown(matrix)
     if args.markdown:
         print(f"wrote {report.write(args.markdown, text)}")

@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from matrix import FRAMEWORKS, PYTHONS, cell_name
+from verification import run
 from verification.compare import Comparison, compare
 from verification.results import CellResult
 
@@ -61,6 +62,45 @@ class NoxRecord:
 
 
 @dataclass(frozen=True)
+class RunFacts:
+    """What the run's own folder says: which run, when, and its verdict or why it has none."""
+
+    id: str
+    started: str | None  # UTC, as the run's first cell recorded it
+    # The summary's lines ("Verdict: ...", each pact, can-i-deploy's answer), or why no
+    # verdict was drawn (part of the matrix, filtered).
+    verdict: tuple[str, ...]
+    judged: bool
+    success: bool
+
+
+def run_facts(folder: Path) -> RunFacts | None:
+    """The facts of the run whose folder is `folder` (`results/runs/<run>/`), if it is one."""
+    judged_run = run.Run(folder.name, folder)
+    if not judged_run.state.is_dir():
+        return None
+    owner = judged_run.state / "owner.json"
+    started = json.loads(owner.read_text("utf-8")).get("started") if owner.exists() else None
+    if judged_run.verdict_file.exists():
+        summary = run.VerdictSummary.read(judged_run.verdict_file)
+        return RunFacts(folder.name, started, tuple(summary.lines()), True, summary.success)
+    why = judged_run.why_no_verdict() or "no verdict was drawn: `nox -s verdict` judges a run"
+    return RunFacts(folder.name, started, (why,), False, False)
+
+
+def cell_records(folder: Path) -> dict[str, NoxRecord]:
+    """The noxfile's record of each cell of the run (what it did, how long its session took),
+    standing in for `nox --report` files, which a plain `nox -s verify` does not write."""
+    statuses = {"passed": Status.PASSED, "failed": Status.FAILED}
+    return {
+        cell: NoxRecord(
+            cell, statuses.get(record.outcome, Status.ABORTED), None, record.seconds or 0.0
+        )
+        for cell, record in run.Run(folder.name, folder).records().items()
+    }
+
+
+@dataclass(frozen=True)
 class CellReport:
     cell: str
     framework: str
@@ -87,6 +127,7 @@ class MatrixReport:
     comparison: Comparison
     # Result files of cells the project no longer declares.
     outside_matrix: tuple[str, ...]
+    run: RunFacts | None = None
 
     def cell(self, framework: str, python: str) -> CellReport:
         return next(c for c in self.cells if c.framework == framework and c.python == python)
@@ -155,6 +196,7 @@ def build(
     *,
     frameworks: Sequence[str] = FRAMEWORKS,
     pythons: Sequence[str] = PYTHONS,
+    facts: RunFacts | None = None,
 ) -> MatrixReport:
     by_cell = {result.cell: result for result in results}
     cells = tuple(
@@ -168,6 +210,7 @@ def build(
         cells=cells,
         comparison=compare(results),
         outside_matrix=tuple(sorted(set(by_cell) - {cell.cell for cell in cells})),
+        run=facts,
     )
 
 
@@ -230,6 +273,7 @@ def markdown(report: MatrixReport) -> str:
                 ),
                 "",
             ]
+    lines += _md_run(report.run)
     lines += [f"- Verified {_md(pact)}" for pact in report.pacts]
     if report.pacts:
         lines.append("")
@@ -260,6 +304,17 @@ def markdown(report: MatrixReport) -> str:
         names = ", ".join(f"`{_md(name)}`" for name in report.outside_matrix)
         lines += ["", f"Results of cells outside the matrix, not shown: {names}"]
     return "\n".join(lines) + "\n"
+
+
+def _md_run(facts: RunFacts | None) -> list[str]:
+    if facts is None:
+        return ["No run folder: no verdict recorded.", ""]
+    head, *rest = facts.verdict
+    mark = ("✅" if facts.success else "❌") if facts.judged else "⚠️ **No verdict:**"
+    lines = [f"{mark} **{_md(head)}**" if facts.judged else f"{mark} {_md(head)}"]
+    lines += [_md(line) for line in rest]
+    started = f", started {facts.started.replace('+00:00', ' UTC')}" if facts.started else ""
+    return [*lines, "", f"Run `{facts.id}`{started}", ""]
 
 
 def _md_grid_cell(cell: CellReport) -> str:
