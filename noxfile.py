@@ -275,9 +275,13 @@ def report(session: nox.Session) -> None:
     """Write the latest whole run as Markdown and HTML (results/report.md, .html) and compare it."""
     install(session, "report")
     reported = chosen_run(session)
+    # CI's cell jobs also leave nox's own record of their sessions (which knows a cell that
+    # never started); a local run's folder has the noxfile's record of each cell.
+    nox_reports = [] if run.named_here() else sorted(Path("results", "nox").glob("*.json"))
     session.run(
         "python", "-m", "verification", "report", f"--results={reported.folder}",
-        "--markdown=results/report.md", "--html=results/report.html", *session.posargs,
+        "--markdown=results/report.md", "--html=results/report.html",
+        *(["--nox-report", *map(str, nox_reports)] if nox_reports else []), *session.posargs,
     )  # fmt: skip
     session.run("python", "-m", "verification", "compare", str(reported.folder))
 

@@ -306,13 +306,21 @@ def markdown(report: MatrixReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+CAN_I_DEPLOY = re.compile(r"`pact broker can-i-deploy` says (yes|no)\.")
+
+
 def _md_run(facts: RunFacts | None) -> list[str]:
     if facts is None:
         return ["No run folder: no verdict recorded.", ""]
     head, *rest = facts.verdict
     mark = ("✅" if facts.success else "❌") if facts.judged else "⚠️ **No verdict:**"
     lines = [f"{mark} **{_md(head)}**" if facts.judged else f"{mark} {_md(head)}"]
-    lines += [_md(line) for line in rest]
+    # The summary's own list items stay a list; its can-i-deploy line is its own words.
+    lines += [
+        f"- {_md(line[2:])}" if line.startswith("- ") else line if CAN_I_DEPLOY.fullmatch(line)
+        else _md(line)
+        for line in rest
+    ]  # fmt: skip
     started = f", started {facts.started.replace('+00:00', ' UTC')}" if facts.started else ""
     return [*lines, "", f"Run `{facts.id}`{started}", ""]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from matrix import FRAMEWORKS, PYTHONS, cell_name
+from matrix import ALL_CELLS, FRAMEWORKS, PYTHONS, cell_name
+from verification import run
 from verification.__main__ import main
 from verification.report import (
     NoxRecord,
@@ -21,6 +22,7 @@ from verification.report import (
     html_page,
     load_nox_reports,
     markdown,
+    run_facts,
 )
 from verification.results import CellResult, InteractionOutcome
 
@@ -337,3 +339,73 @@ def test_results_left_over_from_another_version_are_said_to_be_so(make_cell: Mak
     said = " ".join("".join(page.text).split())
     assert "UserProvider 9876fed (main): verify-3.12(flask);" in said
     assert "UserProvider 0123abc (main): verify-3.13(fastapi)" in said
+
+
+def a_run_folder(tmp_path: Path, make_cell: MakeCell, cells: Sequence[str]) -> Path:
+    """A run as `nox -s verify` leaves it: its cells' records and result files."""
+    ran = run.Run.named("20261206T010203-cafe0123", tmp_path / "runs")
+    for python in PYTHONS:
+        for framework in FRAMEWORKS:
+            if cell_name(python, framework) in cells:
+                with ran.cell(cell_name(python, framework), fail=pytest.fail):
+                    make_cell(python, framework).write(ran.folder)
+    return ran.folder
+
+
+def report_of(folder: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["report", "--results", str(folder)]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_report_shows_the_runs_verdict_can_i_deploy_run_and_time(
+    make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = a_run_folder(tmp_path, make_cell, ALL_CELLS)
+    run.VerdictSummary(
+        success=True, pacts=("UserConsumer pact 9cdd381a: verified, 9 of 9 cells passed",),
+        published=True, can_i_deploy=True,
+    ).write(run.Run(folder.name, folder).verdict_file)  # fmt: skip
+    text = report_of(folder, capsys)
+
+    assert "✅ **Verdict: verified, and published.**" in text
+    assert "- UserConsumer pact 9cdd381a: verified, 9 of 9 cells passed" in text
+    assert "`pact broker can-i-deploy` says yes." in text
+    assert re.search(r"Run `20261206T010203-cafe0123`, started \S+ UTC", text), text
+    # The session column comes from the run's own record of each cell: no nox report needed.
+    session_seconds = [row.split("|")[6].strip() for row in text.splitlines()
+                       if row.startswith("| `verify-")]  # fmt: skip
+    assert len(session_seconds) == len(ALL_CELLS)
+    assert "-" not in session_seconds
+
+
+def test_a_verdict_that_was_not_published_says_why(
+    make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = a_run_folder(tmp_path, make_cell, ALL_CELLS)
+    run.VerdictSummary(success=False, not_published="the broker refused it with 403").write(
+        run.Run(folder.name, folder).verdict_file
+    )
+    text = report_of(folder, capsys)
+    assert "❌ **Verdict: NOT verified, but NOT published: the broker refused it with 403.**" in (
+        text
+    )
+
+
+def test_a_partial_run_is_marked_and_names_the_cells_it_did_not_run(
+    make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = a_run_folder(tmp_path, make_cell, ALL_CELLS[:1])
+    text = report_of(folder, capsys)
+    assert "⚠️ **No verdict:** run 20261206T010203\\-cafe0123 is part of the matrix" in text
+    assert "Verdict: verified" not in text
+    facts = run_facts(folder)
+    assert facts is not None
+    assert not facts.judged
+    assert f"Not run: {', '.join(ALL_CELLS[1:])}" in facts.verdict[0]
+
+
+def test_results_without_a_run_folder_say_no_verdict_was_recorded(
+    make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_cell("3.11", "flask").write(tmp_path / "results")
+    assert "No run folder: no verdict recorded." in report_of(tmp_path / "results", capsys)
