@@ -6,25 +6,29 @@ chromium`). On a developer's machine without it, the test is skipped and says wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from matrix import FRAMEWORKS, PYTHONS, cell_name
+from matrix import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
+from tests.broker.chromium import Browser
+from verification import run
+from verification.__main__ import main
 from verification.report import NoxRecord, Status, build, html_page
 from verification.results import CellResult, InteractionOutcome
 
 MakeCell = Callable[..., CellResult]
 MakeInteraction = Callable[..., InteractionOutcome]
-BROWSERS = ("chromium", "chromium-browser")
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WINDOW = (1200, 900)
 MISMATCH = "body $.created_on: Expected '2024-05-01T12:30:00+00:00' <b>not</b> 'yesterday'"
 
@@ -149,3 +153,68 @@ def test_chromium_paints_each_status_in_its_colour(
         painted = pixels[colours[status]]
         assert painted > 10_000, f"{status}: only {painted} pixels of {colours[status]}"
     assert pixels[colours["aborted"]] == 0  # no cell was aborted, so none is painted so
+
+
+WIDTH = 1280
+SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots" / "report"
+FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+LONG = "release-candidate-" + "0123456789abcdef" * 7  # a version no column was made for
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with Browser(chromium, tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+def test_a_failing_run_with_long_versions_fits_1280_px_and_shows_its_verdict(
+    browser: Browser,
+    make_cell: MakeCell,
+    make_interaction: MakeInteraction,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The report of a whole run in which one framework failed, published as such, with a
+    provider version and branch far longer than a column: no horizontal scroll, not blank,
+    and the verdict at the top."""
+    failed = make_interaction(
+        "a request for user 1", "user 1 exists", success=False, mismatches=[MISMATCH]
+    )
+    ran = run.Run.named("20261206T010203-" + "f" * 40, tmp_path / "runs")
+    for python in PYTHONS:
+        for framework in FRAMEWORKS:
+            broken = (
+                [*make_cell().interactions[1:], failed] if framework == FRAMEWORKS[-1] else None
+            )
+            cell = make_cell(python, framework, broken) if broken else make_cell(python, framework)
+            with ran.cell(cell.cell, fail=pytest.fail):
+                dataclasses.replace(cell, provider_version=LONG, provider_branch=LONG).write(
+                    ran.folder
+                )
+    run.VerdictSummary(
+        success=False, published=True, can_i_deploy=False,
+        pacts=(f"UserConsumer (version {LONG}) pact 9cdd381a: FAILED, 6 of 9 cells passed",),
+    ).write(ran.verdict_file)  # fmt: skip
+    html = tmp_path / "report.html"
+    assert main(["report", "--results", str(ran.folder), "--html", str(html)]) == 0
+    capsys.readouterr()
+
+    page = browser.open(html.as_uri(), WIDTH)
+    page.screenshot(SCREENSHOTS / "failing-run-long-versions.png")
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert page.evaluate(FITS), f"{width} px wide in a {inner} px window"
+    text = page.evaluate("document.body.innerText")
+    assert len(text) > 300, f"(nearly) blank: {text!r}"
+    verdict = page.evaluate("document.getElementById('verdict').innerText")
+    assert verdict.startswith("Verdict: NOT verified, and published.")
+    assert "`pact broker can-i-deploy` says no." in verdict
+    assert LONG in text
+
+
+def test_the_overflow_check_fails_on_a_page_that_overflows(
+    browser: Browser, tmp_path: Path
+) -> None:
+    wide = tmp_path / "wide.html"
+    wide.write_text(f"<!doctype html><body><p>{'x' * 2000}</p></body>", encoding="utf-8")
+    assert not browser.open(wide.as_uri(), WIDTH).evaluate(FITS)
