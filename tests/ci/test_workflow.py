@@ -316,14 +316,21 @@ def test_the_real_broker_job_runs_the_whole_matrix_against_the_real_image() -> N
     assert setup["with"]["python-version"] == "${{ needs.cells.outputs.pythons }}"
     # The commands tests/reliability/test_real_broker_path.py runs against the embedded broker.
     assert real_broker_commands() == [
-        "nox --session pacts", "nox --session publish", "nox --session verify",
+        "nox --session pacts", "nox --session publish", "nox --session verify", BY_URL,
     ]  # fmt: skip
+
+
+# The real-broker job's last command: the matrix on the consumer's pact by its URL.
+BY_URL = (
+    'PACT_URL="$PACT_BROKER_BASE_URL/pacts/provider/UserProvider/consumer/UserConsumer/latest" '
+    "nox --session verify"
+)
 
 
 def real_broker_commands() -> list[str]:
     """The real-broker job's commands after nox is installed: what the reliability test runs."""
     runs = [step["run"] for step in steps("real-broker") if "run" in step]
-    return [run for run in runs if run.startswith("nox ")]
+    return [run for run in runs if run.startswith("nox ") or " nox --session " in run]
 
 
 def test_the_final_job_reports_every_cell_even_when_cells_failed() -> None:

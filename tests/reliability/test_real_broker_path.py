@@ -75,7 +75,8 @@ def test_the_real_broker_path_with_a_fault_in_one_framework(tmp_path: Path) -> N
         **job_env,
         "PACT_BROKER_BASE_URL": running.url,
     }
-    commands = real_broker_commands()
+    # The selectors' path; the job ends with the same matrix on the pact by its URL (BY_URL).
+    *commands, by_url = real_broker_commands()
     try:
         # 1. A fresh broker, a fault in one framework: the pact is pending, so the cells do
         # not fail the build, but the verdict is a failure and can-i-deploy says no.
@@ -86,12 +87,18 @@ def test_the_real_broker_path_with_a_fault_in_one_framework(tmp_path: Path) -> N
         assert "`pact broker can-i-deploy` says no." in output, output[-3000:]
         assert set(cell_rows(output)) == set(ALL_CELLS), output[-3000:]
 
-        # 2. Healthy, on main: verified, can-i-deploy says yes.
+        # 2. Healthy, on main: verified, can-i-deploy says yes; then the same on the pact by
+        # its URL, as a build the broker's webhook started verifies it.
         adapter.write_text(healthy, encoding="utf-8")
         exit_code, output = run_commands(checkout, env, commands)
         assert exit_code == 0, output[-5000:]
         assert "Verdict: verified, and published." in output, output[-3000:]
         assert "`pact broker can-i-deploy` says yes." in output, output[-3000:]
+        exit_code, output = run_commands(checkout, env, [by_url])
+        assert exit_code == 0, output[-5000:]
+        pact = f"{running.url}/pacts/provider/UserProvider/consumer/UserConsumer/latest"
+        assert f"the pact at PACT_URL {pact}, and no other" in output, output[-3000:]
+        assert "Verdict: verified, and published." in output, output[-3000:]
 
         # 3. The fault again, now that main verified the pact: every cell of that framework
         # fails (the same in each), the others pass, and can-i-deploy says no.
