@@ -13,7 +13,6 @@ folder, its embedded broker, its verdict's gate and summary) is `verification/ru
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -295,29 +294,18 @@ def canary_run(session: nox.Session) -> None:
     than the lock and each interaction that failed.
     """
     folder = (ENVDIR / "canary").resolve()
-    shutil.rmtree(folder, ignore_errors=True)
     copy = canary.prepare(Path.cwd(), folder)
-    uv = (sys.executable, "-m", "uv")
-    session.run(*uv, "lock", "--upgrade", f"--directory={copy}", "--quiet", external=True)
-    env = {
-        canary.VARIABLE: "1", "PACT_PUBLISH_VERIFICATION_RESULTS": "false",
-        "PACT_MATRIX_BROKER_DB": str(folder / "pact_broker.sqlite"),
-        # The copy is no git checkout, and its own run, on its own embedded broker.
-        "PACT_PROVIDER_VERSION": "canary", "PACT_PROVIDER_BRANCH": "canary",
-        "PACT_CONSUMER_VERSION": "canary", "PACT_CONSUMER_BRANCH": "canary",
-        "PACT_BROKER_BASE_URL": None, "PACT_URL": None,
-        run.RUN_VARIABLE: None, run.OWNER_VARIABLE: None, run.ENVDIR_VARIABLE: None,
-    }  # fmt: skip
+    # Resolved fresh, not from this checkout's lock; the cells then install the newest too.
+    session.run(
+        sys.executable, "-m", "uv", "lock", "--upgrade", f"--directory={copy}", "--quiet",
+        external=True,
+    )  # fmt: skip
     with session.chdir(copy):
         session.run(
             sys.executable, "-m", "nox", "--session", "verify",
-            env=env, external=True, success_codes=[0, 1],
+            env=canary.environment(folder), external=True, success_codes=[0, 1],
         )  # fmt: skip
-    passed, text = canary.report(Path.cwd(), copy)
-    Path("results").mkdir(exist_ok=True)
-    Path("results", "canary.md").write_text(text, encoding="utf-8")
-    print(text, flush=True)
-    if not passed:
+    if not canary.write_report(Path.cwd(), copy, Path("results", "canary.md")):
         session.error("the newest releases fail the matrix: see results/canary.md")
 
 

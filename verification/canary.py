@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from matrix import FRAMEWORKS
+from verification import run
 
 # A PEP 508 requirement's name: what is left once its version bounds are lifted.
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
@@ -29,6 +31,7 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
 def prepare(project: Path, scratch: Path) -> Path:
     """Copy the checkout's files (tracked, as they are on disk) to `scratch`, with the
     frameworks' dependency groups unbounded, and return the copy's folder."""
+    shutil.rmtree(scratch, ignore_errors=True)
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=project, capture_output=True, check=True
     ).stdout.decode()
@@ -70,6 +73,30 @@ def _name(requirement: str) -> str:
 
 # Set in the copy's nox: each cell installs the newest releases its Python can run, not the lock.
 VARIABLE = "PACT_MATRIX_CANARY"
+
+
+def environment(scratch: Path) -> dict[str, str | None]:
+    """The copy's nox: its own run on its own embedded broker, publishing nothing, each cell
+    on the newest releases (None removes a variable)."""
+    return {
+        VARIABLE: "1",
+        "PACT_PUBLISH_VERIFICATION_RESULTS": "false",
+        "PACT_MATRIX_BROKER_DB": str(scratch / "pact_broker.sqlite"),
+        # The copy is no git checkout: the versions are named.
+        "PACT_PROVIDER_VERSION": "canary", "PACT_PROVIDER_BRANCH": "canary",
+        "PACT_CONSUMER_VERSION": "canary", "PACT_CONSUMER_BRANCH": "canary",
+        "PACT_BROKER_BASE_URL": None, "PACT_URL": None,
+        run.RUN_VARIABLE: None, run.OWNER_VARIABLE: None, run.ENVDIR_VARIABLE: None,
+    }  # fmt: skip
+
+
+def write_report(project: Path, copy: Path, path: Path) -> bool:
+    """Write and print the report; whether every cell passed."""
+    passed, text = report(project, copy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(text, flush=True)
+    return passed
 
 
 def installed(venv: Path) -> dict[str, str]:
