@@ -485,7 +485,8 @@ class VerdictSummary:
         if self.published:
             lines = [f"Verdict: {head}, and published."]
         else:
-            lines = [f"Verdict: {head}, but NOT published: {self.not_published}."]
+            why = (self.not_published or "").rstrip(".")  # a reason may end a sentence itself
+            lines = [f"Verdict: {head}, but NOT published: {why}."]
         lines += [f"- {line}" for line in self.pacts]
         if self.missing:
             lines.append(f"- cells with no result: {', '.join(self.missing)}")

@@ -181,7 +181,7 @@ def test_the_summary_never_says_verified_for_a_verdict_that_was_not_published(
     VerdictSummary(
         success=True,
         pacts=("UserConsumer pact 1234abcd: verified, 9 of 9 cells passed",),
-        not_published="publishing the verdict to http://broker failed: 403",
+        not_published="publishing the verdict to http://broker failed: 403.",
     ).write(refused.verdict_file)
 
     last = run.summary(refused).splitlines()
