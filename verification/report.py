@@ -79,8 +79,7 @@ def run_facts(folder: Path) -> RunFacts | None:
     judged_run = run.Run(folder.name, folder)
     if not judged_run.state.is_dir():
         return None
-    owner = judged_run.state / "owner.json"
-    started = json.loads(owner.read_text("utf-8")).get("started") if owner.exists() else None
+    started = judged_run.started()
     if judged_run.verdict_file.exists():
         summary = run.VerdictSummary.read(judged_run.verdict_file)
         return RunFacts(folder.name, started, tuple(summary.lines()), True, summary.success)
@@ -160,13 +159,14 @@ class MatrixReport:
                 continue
             for pact in cell.result.pacts:
                 version = f" version {pact.consumer_version}" if pact.consumer_version else ""
-                sha = pact.content.rsplit("@", 1)[-1][:8]
                 why = (
                     f"the pact at PACT_URL {cell.result.pact_url}, and no other"
                     if cell.result.pact_url
                     else "chosen by the broker's selectors" + (", pending" if pact.pending else "")
                 )
-                seen.setdefault(pact.content, f"{pact.consumer}{version} pact {sha}: {why}")
+                seen.setdefault(
+                    pact.content, f"{pact.consumer}{version} pact {pact.short_sha}: {why}"
+                )
         return list(seen.values())
 
 

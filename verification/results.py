@@ -61,6 +61,11 @@ class PactRef:
     consumer_version: str | None = None
 
     @property
+    def short_sha(self) -> str:
+        """The first 8 characters of the content's SHA, as pacts are named in summaries."""
+        return self.content.rsplit("@", 1)[-1][:8]
+
+    @property
     def content(self) -> str:
         """The pact's identity wherever its broker runs: the consumer and the content's SHA.
 

@@ -45,8 +45,8 @@ OWNER_VARIABLE = "PACT_MATRIX_RUN_OWNER"
 # The folder of virtualenvs this run's nox uses, for its `--parallel` workers.
 ENVDIR_VARIABLE = "PACT_MATRIX_ENVDIR"
 RUNS = PROJECT_ROOT / "results" / "runs"
-# What the cells pass the `verdict` session they queue: it runs after them, and stays quiet
-# about a run of part of the matrix (which it does not judge), instead of failing.
+# What the cells pass the `verdict` session they queue: judge this run, the one they belong to
+# (alone, `nox -s verdict` judges the latest whole run).
 AFTER_CELLS = "--after-cells"
 # Enough history to compare with; older runs are removed when a new one starts.
 KEPT_RUNS = 20
@@ -191,11 +191,20 @@ class Run:
     def is_whole(self, cells: Sequence[str] = ALL_CELLS) -> bool:
         return not self.missing(cells)
 
-    def owner(self) -> int | None:
+    def _owner_record(self) -> dict[str, Any]:
+        """What the run's first cell recorded: the owner's pid, the start, the first cell."""
         path = self.state / "owner.json"
-        if not path.exists():
-            return None
-        return int(json.loads(path.read_text("utf-8"))["pid"])
+        record: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        return record
+
+    def owner(self) -> int | None:
+        pid = self._owner_record().get("pid")
+        return None if pid is None else int(pid)
+
+    def started(self) -> str | None:
+        """When the run's first cell started, in UTC (ISO 8601)."""
+        started: str | None = self._owner_record().get("started")
+        return started
 
     def in_progress(self) -> bool:
         """Whether the nox that owns the run is still going (and the run has not ended)."""
@@ -242,10 +251,7 @@ class Run:
 
     def first_cell(self) -> str | None:
         """The cell that started this run."""
-        owner = self.state / "owner.json"
-        if not owner.exists():
-            return None
-        first: str | None = json.loads(owner.read_text("utf-8")).get("first_cell")
+        first: str | None = self._owner_record().get("first_cell")
         return first
 
     def stop(self, failure: str) -> None:

@@ -52,11 +52,10 @@ class PactVerdict:
         return self.passed == self.expected
 
     def line(self) -> str:
-        sha = self.pact.content.rsplit("@", 1)[-1][:8]
         outcome = "verified" if self.success else "FAILED"
         version = f" (version {self.pact.consumer_version})" if self.pact.consumer_version else ""
         return (
-            f"{self.pact.consumer}{version} pact {sha}: {outcome}, "
+            f"{self.pact.consumer}{version} pact {self.pact.short_sha}: {outcome}, "
             f"{len(self.passed)} of {len(self.expected)} cells passed"
         )
 

@@ -270,26 +270,47 @@ def ctrl_c_at(
         os.killpg(group, signal.SIGCONT)
 
 
-@full_only
-@pytest.mark.parametrize("moment", MOMENTS)
-def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_cell: Path) -> None:
-    """Ctrl-C during `nox -s verify-...` at each moment of a cell, each one seen before the
-    interrupt is sent: pytest starting, the cell's tests running, the provider answering."""
-    for attempt in range(1, 4):  # a cell can pass a moment between the look and the hold
-        before = set(_run_folders(installed_cell))
-        run = NoxRun(installed_cell)
+def interrupted_at(
+    moment: str, checkout: Path, interrupt: Callable[[int], None] | None = None
+) -> tuple[NoxRun, Interrupted, set[Path]]:
+    """`nox -R -s CELL` interrupted at `moment` (tried 3 times: a cell can pass a moment
+    between the look and the hold), with the run folders there were before it started."""
+    for attempt in range(1, 4):
+        before = set(_run_folders(checkout))
+        run = NoxRun(checkout)
         try:
-            interrupted = ctrl_c_at(MOMENTS[moment], run)
+            interrupted = ctrl_c_at(MOMENTS[moment], run, interrupt)
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(run.process.pid, signal.SIGKILL)
             raise
         if interrupted is not None:
-            break
+            return run, interrupted, before
         run.wait()
-        note("concurrency", f"Ctrl-C when {moment}: the cell went past it (attempt {attempt})")
-    else:
-        pytest.fail(f"the cell went past the moment '{moment}' before it was held, 3 times")
+        note("concurrency", f"when {moment}: the cell went past it (attempt {attempt})")
+    pytest.fail(f"the cell went past the moment '{moment}' before it was held, 3 times")
+
+
+def assert_it_left_nothing(
+    interrupted: Interrupted, before: set[Path], checkout: Path, output: str
+) -> None:
+    """No run folder, and every process and port of the cell gone with nox or soon after (an
+    orphan that took the signal)."""
+    assert set(_run_folders(checkout)) <= before, output
+    _, alive = psutil.wait_procs(interrupted.tree, timeout=10)
+    still_running = [p for p in alive if running_command(p) is not None]
+    assert not still_running, output
+    for port in interrupted.ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+
+
+@full_only
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_cell: Path) -> None:
+    """Ctrl-C during `nox -s verify-...` at each moment of a cell, each one seen before the
+    interrupt is sent: pytest starting, the cell's tests running, the provider answering."""
+    run, interrupted, before = interrupted_at(moment, installed_cell)
     started = time.perf_counter()
     output = run.wait()
     seconds = time.perf_counter() - started
@@ -299,16 +320,9 @@ def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_
         f"{seconds:.2f} s, listening then: {sorted(interrupted.ports)}",
     )
     assert run.process.returncode == 130, output  # nox's exit code for an interrupted session
-    assert set(_run_folders(installed_cell)) <= before, output  # it leaves no run folder
     # Not nox terminating a cell that ignored the interrupt for its interrupt_timeout (15 s).
     assert seconds < 15, output
-    # Every process of the cell ends with nox, or soon after (an orphan that took the SIGINT).
-    _, alive = psutil.wait_procs(interrupted.tree, timeout=10)
-    still_running = [p for p in alive if running_command(p) is not None]
-    assert not still_running, output
-    for port in interrupted.ports:
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+    assert_it_left_nothing(interrupted, before, installed_cell, output)
 
 
 @full_only
@@ -319,22 +333,9 @@ def test_a_signal_to_nox_alone_stops_the_run_and_leaves_nothing(
     """A CI cancellation (SIGTERM) or a kill -INT reaches nox's process only, not its group:
     sent while the provider answers (held there, as the Ctrl-C test holds it)."""
     signalled = getattr(signal, signal_name)
-    for _attempt in range(3):  # a cell can pass the moment between the look and the hold
-        before = set(_run_folders(installed_cell))
-        run = NoxRun(installed_cell)
-        try:
-            interrupted = ctrl_c_at(
-                the_provider_answers, run, interrupt=lambda pid: os.kill(pid, signalled)
-            )
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.process.pid, signal.SIGKILL)
-            raise
-        if interrupted is not None:
-            break
-        run.wait()
-    else:
-        pytest.fail("the cell went past the moment the provider answers, 3 times")
+    run, interrupted, before = interrupted_at(
+        "the provider answers", installed_cell, lambda pid: os.kill(pid, signalled)
+    )
     started = time.perf_counter()
     output = run.wait()
     seconds = time.perf_counter() - started
@@ -344,12 +345,7 @@ def test_a_signal_to_nox_alone_stops_the_run_and_leaves_nothing(
     )
     assert run.process.returncode != 0, output
     assert "Verdict:" not in output  # an interrupted run publishes nothing
-    _, alive = psutil.wait_procs(interrupted.tree, timeout=10)
-    assert not [p for p in alive if running_command(p) is not None], output
-    for port in interrupted.ports:
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
-    assert set(_run_folders(installed_cell)) <= before, output
+    assert_it_left_nothing(interrupted, before, installed_cell, output)
 
 
 def _run_folders(checkout: Path) -> list[Path]:

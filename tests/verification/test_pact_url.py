@@ -22,7 +22,7 @@ from verification.__main__ import main
 from verification.broker_api import BrokerEndpoint
 from verification.cell import Cell, run
 from verification.embedded import publish_pacts_once
-from verification.results import load_results
+from verification.results import CellResult, load_results
 from verification.settings import Settings
 
 CONSUMER_VERSION = "consumer-1"
@@ -57,8 +57,35 @@ def environment(url: str, pact_dir: Path, **more: str) -> Settings:
     )
 
 
-def pact_url(base: str) -> str:
-    return f"{base}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/{CONSUMER_VERSION}"
+def pact_url(base: str, version: str = CONSUMER_VERSION) -> str:
+    return f"{base}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/{version}"
+
+
+def every_cell_on(url: str, pact: str, pact_dir: Path, results: Path) -> list[CellResult]:
+    """Every cell of the matrix verifying the pact at `pact` (PACT_URL), its results written."""
+    cell_settings = environment(url, pact_dir, PACT_URL=pact)
+    verified = []
+    for python in PYTHONS:
+        for framework in FRAMEWORKS:
+            result = run(Cell(framework, python), cell_settings, BrokerEndpoint(url))
+            result.write(results)
+            verified.append(result)
+    return verified
+
+
+def the_verdict(
+    url: str, pact: str, provider_version: str, results: Path, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """`python -m verification verdict` as a webhook's build runs it, publishing."""
+    for name, value in {
+        "PACT_URL": pact,
+        "PACT_BROKER_BASE_URL": url,
+        "PACT_PROVIDER_VERSION": provider_version,
+        "PACT_PROVIDER_BRANCH": "main",
+        "PACT_PUBLISH_VERIFICATION_RESULTS": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return main(["verdict", str(results)])
 
 
 def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_published(
@@ -69,19 +96,14 @@ def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_pub
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = broker_with_pacts.url
-    cell_settings = environment(url, settings.pact_dir, PACT_URL=pact_url(url))
-    endpoint = BrokerEndpoint(url)
     results = tmp_path / "results"
 
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            result = run(Cell(framework, python), cell_settings, endpoint)
-            result.write(results)
-            # Only this pact: the other consumer's, which would fail, is not verified.
-            assert [pact.consumer for pact in result.pacts] == [CONSUMER], result.report
-            assert result.pacts[0].consumer_version == CONSUMER_VERSION
-            assert result.pact_url == pact_url(url)
-            assert result.success, result.report
+    for result in every_cell_on(url, pact_url(url), settings.pact_dir, results):
+        # Only this pact: the other consumer's, which would fail, is not verified.
+        assert [pact.consumer for pact in result.pacts] == [CONSUMER], result.report
+        assert result.pacts[0].consumer_version == CONSUMER_VERSION
+        assert result.pact_url == pact_url(url)
+        assert result.success, result.report
     # The report says which pact was verified, whose it is, and why.
     reported = report.build(load_results(results), {})
     [pact] = reported.pacts
@@ -90,16 +112,8 @@ def test_every_cell_verifies_exactly_the_pact_at_pact_url_and_one_verdict_is_pub
     assert report.markdown(reported).count("- Verified ") == 1
     assert f"<li>Verified {pact}</li>" in report.html_page(reported)
 
-    for name, value in {
-        "PACT_URL": pact_url(url),
-        "PACT_BROKER_BASE_URL": url,
-        "PACT_PROVIDER_VERSION": "provider-1",
-        "PACT_PROVIDER_BRANCH": "main",
-        "PACT_PUBLISH_VERIFICATION_RESULTS": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
     capsys.readouterr()
-    assert main(["verdict", str(results)]) == 0
+    assert the_verdict(url, pact_url(url), "provider-1", results, monkeypatch) == 0
     said = capsys.readouterr().out
 
     assert f"{CONSUMER} (version {CONSUMER_VERSION}) pact" in said
@@ -145,18 +159,11 @@ def test_the_verdict_names_what_changed_since_the_consumers_previous_pact(
     httpx.post(
         f"{url}/contracts/publish", json=publish_body(changed, "consumer-2", branch="main")
     ).raise_for_status()
-    new_pact = f"{url}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/consumer-2"
+    new_pact = pact_url(url, "consumer-2")
     results = tmp_path / "results"
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            cell_settings = environment(url, settings.pact_dir, PACT_URL=new_pact)
-            run(Cell(framework, python), cell_settings, BrokerEndpoint(url)).write(results)
-    for name, value in {"PACT_URL": new_pact, "PACT_BROKER_BASE_URL": url,
-                        "PACT_PROVIDER_VERSION": "provider-2", "PACT_PROVIDER_BRANCH": "main",
-                        "PACT_PUBLISH_VERIFICATION_RESULTS": "true"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    every_cell_on(url, new_pact, settings.pact_dir, results)
     capsys.readouterr()
-    assert main(["verdict", str(results)]) == 0
+    assert the_verdict(url, new_pact, "provider-2", results, monkeypatch) == 0
     said = capsys.readouterr().out
 
     assert "Verdict: verified, and published." in said

@@ -24,8 +24,12 @@ REPOSITORY = "octo-org/user-provider"
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RunningBroker]:
+def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningBroker]:
+    """The user's broker, named by PACT_BROKER_BASE_URL, holding a pact of UserProvider's."""
     running = start_broker(tmp_path / "pact_broker.sqlite")
+    monkeypatch.setenv("PACT_BROKER_BASE_URL", running.url)
+    monkeypatch.delenv("PACT_MATRIX_EMBEDDED_BROKER", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     pact = pact_document(CONSUMER, PROVIDER, ["/users/1"])
     httpx.post(
         f"{running.url}/contracts/publish", json=publish_body(pact, "consumer-1", branch="main")
@@ -39,8 +43,6 @@ def test_one_command_makes_the_webhook_that_dispatches_the_workflow(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
-    monkeypatch.delenv("PACT_MATRIX_EMBEDDED_BROKER", raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     with Receiver(statuses=(204,)) as github:
         command = ["webhook", REPOSITORY, "--github-api", github.url]
@@ -89,9 +91,6 @@ def test_a_missing_token_or_a_wrong_repository_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
-    monkeypatch.delenv("PACT_MATRIX_EMBEDDED_BROKER", raising=False)
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     assert main(["webhook", repository]) == 2
