@@ -33,11 +33,8 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 NEWEST_PYTHON = PYTHONS[-1]
 # The embedded broker's data, kept across runs; `nox -s broker` serves the same file.
 BROKER_DB = Path(os.environ.get("PACT_MATRIX_BROKER_DB") or "pact_broker.sqlite").resolve()
-# Names this nox's run, so that --parallel workers share it (CI names one for all its jobs).
-run.claim()
 # .nox, unless another nox in this checkout is using it: then virtualenvs of this nox's own.
-ENVDIR = run.virtualenvs(Path(".nox"))
-nox.options.envdir = str(ENVDIR)
+nox.options.envdir = run.Virtualenvs(".nox")
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -65,10 +62,9 @@ def install(session: nox.Session, *groups: str) -> None:
 
 
 def outside_any_run(session: nox.Session) -> None:
-    """A session that runs nox itself (in clones, in tests) starts runs of its own."""
+    """A session that runs nox itself (in clones, in tests) starts runs of its own, also in
+    CI, where PACT_MATRIX_RUN names the workflow's run."""
     session.env[run.RUN_VARIABLE] = None
-    session.env[run.OWNER_VARIABLE] = None
-    session.env[run.ENVDIR_VARIABLE] = None
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
@@ -162,10 +158,8 @@ def fuzz(session: nox.Session) -> None:
 @nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
 def verify(session: nox.Session, framework: str) -> None:
     """Verify one framework on one Python against the consumers' pacts, publishing nothing."""
-    this_run = run.Run.current()
-    # The nox that named the run judges it after its cells. A CI job is one cell of the
-    # workflow's run, which its final job judges; nox cannot notify under --parallel.
-    if run.named_here() and not session.parallel:
+    this_run = run.Run.current(session.parallel)
+    if run.judges_itself(session.parallel):
         session.notify("verdict", posargs=[run.AFTER_CELLS])
     with this_run.cell(session.name, fail=session.error):
         install(session, framework, "verify")
@@ -197,7 +191,8 @@ def verdict(session: nox.Session) -> None:
     PACT_MATRIX_RUN names). A run of part of the matrix publishes nothing. `-- --whole` says
     every cell was attempted (CI's final job): a cell with no result then fails the verdict.
     """
-    judged = run.Run.current() if run.AFTER_CELLS in session.posargs else chosen_run(session)
+    after_cells = run.AFTER_CELLS in session.posargs
+    judged = run.Run.current(session.parallel) if after_cells else chosen_run(session)
     if run.interrupted():  # the cells were stopped: nothing of this run is kept or published
         judged.abandon()
         raise KeyboardInterrupt
@@ -221,14 +216,14 @@ def verdict(session: nox.Session) -> None:
 def chosen_run(session: nox.Session) -> run.Run:
     """The latest whole run, or PACT_MATRIX_RUN's; a clear error when there is none."""
     try:
-        return run.chosen()
+        return run.chosen(session.parallel)
     except run.RunError as error:
         session.error(str(error))
 
 
 def verdict_python(session: nox.Session) -> str:
     """A venv for the verdict on whichever supported Python this machine has."""
-    location = (ENVDIR / "verdict-env").resolve()
+    location = session.cache_dir / "verdict-env"
     session.run_install(
         # The uv that came with nox[uv], beside the Python running nox.
         sys.executable, "-m", "uv", "sync", "--locked", "--no-default-groups", "--group=verify",
@@ -261,7 +256,7 @@ def crosscheck(session: nox.Session) -> None:
         env={"CROSSCHECK_EXAMPLES": os.environ.get("CROSSCHECK_EXAMPLES", "1000")},
     )  # fmt: skip
     try:
-        compared = run.chosen()
+        compared = run.chosen(session.parallel)
     except run.RunError as error:
         session.log(f"No cells to compare: {error}")
         return
@@ -276,7 +271,9 @@ def report(session: nox.Session) -> None:
     reported = chosen_run(session)
     # CI's cell jobs also leave nox's own record of their sessions (which knows a cell that
     # never started); a local run's folder has the noxfile's record of each cell.
-    nox_reports = [] if run.named_here() else sorted(Path("results", "nox").glob("*.json"))
+    nox_reports = (
+        [] if run.judges_itself(session.parallel) else sorted(Path("results", "nox").glob("*.json"))
+    )
     session.run(
         "python", "-m", "verification", "report", f"--results={reported.folder}",
         "--markdown=results/report.md", "--html=results/report.html",
@@ -293,7 +290,7 @@ def canary_run(session: nox.Session) -> None:
     Python can run, not uv.lock; the report (results/canary.md) names each package newer
     than the lock and each interaction that failed.
     """
-    folder = (ENVDIR / "canary").resolve()
+    folder = session.cache_dir / "canary"
     copy = canary.prepare(Path.cwd(), folder)
     # Resolved fresh, not from this checkout's lock; the cells then install the newest too.
     session.run(

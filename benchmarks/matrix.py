@@ -35,10 +35,7 @@ ENVIRONMENT = {
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 # The bench session's own settings, which must not leak into the cells' sessions.
-LEFT_OUT = (
-    "VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN",
-    "PACT_MATRIX_RUN_OWNER", "PACT_MATRIX_ENVDIR",
-)  # fmt: skip
+LEFT_OUT = ("VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN")
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def environment(scratch: Path) -> dict[str, str | None]:
         "PACT_PROVIDER_VERSION": "canary", "PACT_PROVIDER_BRANCH": "canary",
         "PACT_CONSUMER_VERSION": "canary", "PACT_CONSUMER_BRANCH": "canary",
         "PACT_BROKER_BASE_URL": None, "PACT_URL": None,
-        run.RUN_VARIABLE: None, run.OWNER_VARIABLE: None, run.ENVDIR_VARIABLE: None,
+        run.RUN_VARIABLE: None,
     }  # fmt: skip
 
 

@@ -29,9 +29,8 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,11 +38,6 @@ from typing import Any, NoReturn
 from matrix import ALL_CELLS, PROJECT_ROOT
 
 RUN_VARIABLE = "PACT_MATRIX_RUN"
-# The process that owns the run (the nox that started it): its embedded broker and its cells
-# end when it ends, however it ends.
-OWNER_VARIABLE = "PACT_MATRIX_RUN_OWNER"
-# The folder of virtualenvs this run's nox uses, for its `--parallel` workers.
-ENVDIR_VARIABLE = "PACT_MATRIX_ENVDIR"
 RUNS = PROJECT_ROOT / "results" / "runs"
 # What the cells pass the `verdict` session they queue: judge this run, the one they belong to
 # (alone, `nox -s verdict` judges the latest whole run).
@@ -57,65 +51,92 @@ class RunError(RuntimeError):
     """The run cannot go on, for a reason the message gives the user."""
 
 
-def claim(environ: MutableMapping[str, str] = os.environ) -> str:
-    """The id of the run this process belongs to, naming a new one unless one is named.
-
-    The id goes into the environment, so that `nox --parallel`'s workers (and CI's jobs, which
-    set it themselves) share it. A nox started inside another run's session is a run of its
-    own only if that session removed the variables (the test sessions do).
-    """
-    if not environ.get(RUN_VARIABLE):
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        environ[RUN_VARIABLE] = f"{stamp}-{uuid.uuid4().hex[:8]}"
-        environ[OWNER_VARIABLE] = str(os.getpid())
-    return environ[RUN_VARIABLE]
+def owner_pid(parallel: bool) -> int:
+    """The nox that owns this process's run: this one, or, in a `nox --parallel` worker (a nox
+    its parent started to run one session: `session.parallel`), that parent."""
+    return os.getppid() if parallel else os.getpid()
 
 
-# The lock on the checkout's virtualenvs, held until this process ends.
-_virtualenvs_lock: list[int] = []
+def run_id(owner: int, environ: Mapping[str, str] = os.environ) -> str:
+    """The id of the run `owner` (a nox's pid) runs: the one PACT_MATRIX_RUN names (CI names
+    one run for all its jobs), else one made of when that nox started and its pid, which every
+    process of the run derives alike and no other nox shares."""
+    return environ.get(RUN_VARIABLE) or f"{_started_at(owner):%Y%m%dT%H%M%S}-{owner}"
 
 
-def virtualenvs(default: Path, environ: MutableMapping[str, str] = os.environ) -> Path:
-    """The folder this nox keeps its virtualenvs in: `default`, unless another nox is using it.
+def judges_itself(parallel: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this nox judges its run after its cells: not a `--parallel` worker (nox cannot
+    queue a session from one), and not a CI job, one cell of the workflow's run, which the
+    workflow's final job judges."""
+    return not parallel and not environ.get(RUN_VARIABLE)
+
+
+def _started_at(pid: int) -> datetime:
+    """When process `pid` started, in UTC, to the second."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():  # Linux: ticks after boot, and the boot time
+        ticks = int(stat.read_text("utf-8").rsplit(")", 1)[1].split()[19])
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text("utf-8").splitlines()
+            if line.startswith("btime ")
+        )
+        return datetime.fromtimestamp(boot + ticks // os.sysconf("SC_CLK_TCK"), UTC)
+    started = subprocess.run(  # macOS and the BSDs
+        ["ps", "-o", "lstart=", "-p", str(pid)],
+        capture_output=True, text=True, check=True, env={**os.environ, "LC_ALL": "C"},
+    ).stdout  # fmt: skip
+    return datetime.strptime(" ".join(started.split()), "%a %b %d %H:%M:%S %Y").astimezone(UTC)
+
+
+class Virtualenvs(os.PathLike[str]):
+    """The folder this nox keeps its virtualenvs in (`nox.options.envdir`): `default`, unless
+    another nox in this checkout is using it.
 
     Two noxes creating or syncing one virtualenv at once break each other's (a cell failed on
     a module the other was installing). The first nox holds `default` until it ends; one started
     meanwhile says so and makes its own, beside it, removed when it ends (or, if it was killed,
     by the next nox here), so that two runs in one checkout never meet.
+
+    Chosen when nox first reads the option (nox accepts a path-like envdir), not when the
+    noxfile is imported; nox hands the folder chosen to its `--parallel` workers as `--envdir`.
     """
-    if inherited := environ.get(ENVDIR_VARIABLE):
-        return Path(inherited)
-    default.mkdir(parents=True, exist_ok=True)
-    lock = os.open(default / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    for stale in sorted((default / "alongside").glob("*")):
-        if stale.name.isdigit() and not _alive(int(stale.name)):
-            shutil.rmtree(stale, ignore_errors=True)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(lock, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(lock)
-        chosen = default / "alongside" / str(os.getpid())
-        atexit.register(shutil.rmtree, chosen, ignore_errors=True)
-        print(
-            f"nox > another nox (pid {holder}) is using {default} in this checkout: this one "
-            f"keeps its virtualenvs in {chosen}, removed when it ends",
-            file=sys.stderr,
-            flush=True,
-        )
-    else:
+
+    def __init__(self, default: str | os.PathLike[str]) -> None:
+        self.default = Path(default).resolve()
+        self._chosen: Path | None = None
+        self._lock: int | None = None  # held until this process ends
+
+    def __fspath__(self) -> str:
+        if self._chosen is None:
+            self._chosen = self._choose()
+        return str(self._chosen)
+
+    def _choose(self) -> Path:
+        default = self.default
+        default.mkdir(parents=True, exist_ok=True)
+        lock = os.open(default / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        for stale in sorted((default / "alongside").glob("*")):
+            if stale.name.isdigit() and not _alive(int(stale.name)):
+                shutil.rmtree(stale, ignore_errors=True)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(lock, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(lock)
+            own = default / "alongside" / str(os.getpid())
+            atexit.register(shutil.rmtree, own, ignore_errors=True)
+            print(
+                f"nox > another nox (pid {holder}) is using {default} in this checkout: this "
+                f"one keeps its virtualenvs in {own}, removed when it ends",
+                file=sys.stderr,
+                flush=True,
+            )
+            return own
         os.ftruncate(lock, 0)
         os.pwrite(lock, str(os.getpid()).encode(), 0)
-        _virtualenvs_lock.append(lock)
-        chosen = default
-    environ[ENVDIR_VARIABLE] = str(chosen)
-    return chosen
-
-
-def named_here(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether this process named its run (rather than inherited it: a `--parallel` worker,
-    or a CI job whose workflow names one run for all its jobs)."""
-    return environ.get(OWNER_VARIABLE) == str(os.getpid())
+        self._lock = lock
+        return default
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,8 @@ class CellRecord:
 class Run:
     id: str
     folder: Path
+    # The nox that runs it, when this process is part of it (`Run.current`); else unknown.
+    owner_pid: int | None = field(default=None, compare=False)
 
     @classmethod
     def named(cls, run_id: str, runs: Path = RUNS) -> Run:
@@ -141,8 +164,12 @@ class Run:
         return cls(run_id, runs / run_id)
 
     @classmethod
-    def current(cls, environ: MutableMapping[str, str] = os.environ, runs: Path = RUNS) -> Run:
-        return cls.named(claim(environ), runs)
+    def current(
+        cls, parallel: bool, environ: Mapping[str, str] = os.environ, runs: Path = RUNS
+    ) -> Run:
+        """The run this process belongs to (`parallel`: it is a `nox --parallel` worker)."""
+        owner = owner_pid(parallel)
+        return replace(cls.named(run_id(owner, environ), runs), owner_pid=owner)
 
     # Where things are.
     @property
@@ -157,7 +184,7 @@ class Run:
         return self.state / "pacts" / cell
 
     # The cells.
-    def start_cell(self, cell: str, environ: Mapping[str, str] = os.environ) -> None:
+    def start_cell(self, cell: str) -> None:
         """Record that `cell` started in this run (the first cell also names the owner)."""
         self.state.mkdir(parents=True, exist_ok=True)
         owner = self.state / "owner.json"
@@ -166,7 +193,7 @@ class Run:
             _write_json(
                 owner,
                 {
-                    "pid": int(environ.get(OWNER_VARIABLE) or os.getpid()),
+                    "pid": self.owner_pid or os.getpid(),
                     "started": datetime.now(UTC).isoformat(timespec="seconds"),
                     "first_cell": cell,
                 },
@@ -262,7 +289,11 @@ class Run:
 
     def cell_environment(self, cell: str, *, python: str, broker_database: Path) -> dict[str, str]:
         """What a cell's pytest is told: where to write, and which broker to read."""
-        environment = {"PACT_DIR": str(self.pact_dir(cell)), "PACT_RESULTS_DIR": str(self.folder)}
+        environment = {
+            "PACT_DIR": str(self.pact_dir(cell)),
+            "PACT_RESULTS_DIR": str(self.folder),
+            RUN_VARIABLE: self.id,  # recorded in the cell's results
+        }
         if not (os.environ.get("PACT_BROKER_BASE_URL") or os.environ.get("PACT_URL")):
             environment |= self.broker_environment(python, broker_database)
         return environment
@@ -401,15 +432,16 @@ def latest_whole(folder: Path = RUNS, cells: Sequence[str] = ALL_CELLS) -> Run |
 
 
 def chosen(
-    environ: Mapping[str, str] = os.environ, folder: Path = RUNS, cells: Sequence[str] = ALL_CELLS
+    parallel: bool,
+    environ: Mapping[str, str] = os.environ,
+    folder: Path = RUNS,
+    cells: Sequence[str] = ALL_CELLS,
 ) -> Run:
-    """The run a reader of results reads: this nox's own if its cells ran, the one
-    PACT_MATRIX_RUN names if it exists, else the latest whole run."""
-    named = environ.get(RUN_VARIABLE)
-    if named:
-        run = Run.named(named, folder)
-        if run.state.is_dir():
-            return run
+    """The run a reader of results reads: this nox's own (or PACT_MATRIX_RUN's) if its cells
+    ran, else the latest whole run."""
+    own = Run.current(parallel, environ, folder)
+    if own.state.is_dir():
+        return own
     latest = latest_whole(folder, cells)
     if latest is None:
         every = runs(folder)

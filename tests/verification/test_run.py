@@ -41,17 +41,33 @@ def a_run(runs: Path, name: str, cells: tuple[str, ...] = ALL_CELLS) -> Run:
     return made
 
 
-def test_a_run_is_named_once_and_its_workers_inherit_the_name() -> None:
-    environ: dict[str, str] = {}
-    first = run.claim(environ)
-    assert run.claim(environ) == first  # a --parallel worker inherits the environment
-    assert environ[run.OWNER_VARIABLE] == str(os.getpid())
-    assert run.claim({run.RUN_VARIABLE: "ci-42"}) == "ci-42"  # CI names the run itself
-    # Only the nox that named the run judges it after its cells; a CI job, one cell of the
-    # workflow's run, leaves that to the final job.
-    assert run.named_here(environ)
-    assert not run.named_here({run.RUN_VARIABLE: "ci-42"})
-    assert not run.named_here({**environ, run.OWNER_VARIABLE: str(os.getppid())})
+WORKER = """
+import os, sys
+from verification import run
+print(run.Run.current(parallel=True, environ={}).id, os.getppid())
+"""
+
+
+def test_a_nox_and_its_parallel_workers_derive_one_run_and_no_other_nox_shares_it() -> None:
+    mine = Run.current(parallel=False, environ={})
+    # A `nox --parallel` worker is a nox its owner started: it derives its owner's run.
+    worker = subprocess.run(
+        [sys.executable, "-c", WORKER], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        check=True, env={**os.environ, run.RUN_VARIABLE: ""},
+    )  # fmt: skip
+    assert worker.stdout.split() == [mine.id, str(os.getpid())]
+    assert mine.id.endswith(f"-{os.getpid()}")
+    assert Run.current(parallel=False, environ={}) == mine  # the same every time
+    # Another nox (another process) runs another run.
+    assert Run.current(parallel=True, environ={}) != mine
+    assert Run.current(False, {run.RUN_VARIABLE: "ci-42"}).id == "ci-42"  # CI names the run
+
+
+def test_only_a_nox_that_is_its_whole_run_judges_it_after_its_cells() -> None:
+    assert run.judges_itself(parallel=False, environ={})
+    # A CI job is one cell of the workflow's run, which the final job judges.
+    assert not run.judges_itself(parallel=False, environ={run.RUN_VARIABLE: "ci-42"})
+    assert not run.judges_itself(parallel=True, environ={})  # nox cannot notify from a worker
 
 
 def test_a_run_that_started_every_cell_is_whole(runs: Path) -> None:
@@ -97,23 +113,24 @@ def test_readers_read_the_latest_whole_run_never_a_later_partial_one(runs: Path)
     time.sleep(0.01)  # runs are ordered by when they last changed
     a_run(runs, "3-partial", ALL_CELLS[:1])
 
-    assert run.chosen({}, runs) == newest_whole
-    assert run.chosen({run.RUN_VARIABLE: "3-partial"}, runs).id == "3-partial"
+    assert run.chosen(False, {}, runs) == newest_whole
+    # This nox's own run, or the one CI names, once its cells have started.
+    assert run.chosen(False, {run.RUN_VARIABLE: "3-partial"}, runs).id == "3-partial"
 
 
 def test_with_no_whole_run_readers_say_what_is_missing(runs: Path) -> None:
     a_run(runs, "partial", ALL_CELLS[:1])
 
     with pytest.raises(RunError, match="no whole run") as refused:
-        run.chosen({}, runs)
+        run.chosen(False, {}, runs)
 
     assert "the newest, partial, ran 1 of" in str(refused.value)
 
 
 def test_a_run_still_going_is_not_read(runs: Path) -> None:
-    going = Run.named("going", runs)
+    going = Run.current(False, {run.RUN_VARIABLE: "going"}, runs)
     for cell in ALL_CELLS:
-        going.start_cell(cell, {run.OWNER_VARIABLE: str(os.getpid())})
+        going.start_cell(cell)
 
     assert going.in_progress()
     assert run.latest_whole(runs) is None
@@ -227,8 +244,8 @@ def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_pat
     # The owner: a process that ends without stopping anything, as a killed nox.
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        owned = Run.named("owned", runs)
-        owned.start_cell(ALL_CELLS[0], {run.OWNER_VARIABLE: str(owner.pid)})
+        owned = Run(id="owned", folder=runs / "owned", owner_pid=owner.pid)
+        owned.start_cell(ALL_CELLS[0])
         owned.embedded_broker(sys.executable, tmp_path / "pact_broker.sqlite")
         broker = int((owned.state / "broker.pid").read_text())
         assert run._alive(broker)
@@ -245,7 +262,7 @@ CLAIM_VIRTUALENVS = """
 import sys
 from pathlib import Path
 from verification import run
-chosen = run.virtualenvs(Path(sys.argv[1]), environ={})
+chosen = Path(run.Virtualenvs(sys.argv[1]))
 (chosen / "made-here").parent.mkdir(parents=True, exist_ok=True)
 (chosen / "made-here").touch()
 print(chosen, flush=True)
@@ -289,7 +306,7 @@ def test_virtualenvs_of_a_killed_nox_are_removed_by_the_next(tmp_path: Path) -> 
                            capture_output=True, text=True, check=True)  # fmt: skip
     left = default / "alongside" / ended.stdout.strip()
     left.mkdir(parents=True)
-    run.virtualenvs(default, environ={run.ENVDIR_VARIABLE: "inherited"})
-    assert left.exists()  # a --parallel worker uses its owner's folder and touches nothing
+    run.Virtualenvs(default)
+    assert left.exists()  # nothing is done until nox reads the option
     claim_virtualenvs(default).communicate("", timeout=60)
     assert not left.exists()
