@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    TypeAdapter,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
@@ -92,9 +93,13 @@ def allow_header(methods: Iterable[str]) -> str:
     return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
-def refuse_constant(name: str) -> object:
-    """For `json.loads(..., parse_constant=...)`: NaN and Infinity are not JSON (RFC 8259)."""
-    raise ValueError(f"{name} is not JSON")
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type declares JSON: `application/json` or `application/*+json`,
+    parameters and case aside (Flask's `Request.is_json` rule)."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == JSON_CONTENT_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _digits(value: object) -> object:
@@ -178,6 +183,18 @@ def invalid_body(errors: Iterable[Mapping[str, Any]]) -> InvalidInput:
         return InvalidInput(f'Field "{loc[0]}" is required')
     rule = "must be valid Unicode text" if "unicode" in kind else _FIELD_RULES[str(loc[0])]
     return InvalidInput(f'Field "{loc[0]}" {rule}')
+
+
+_USER_ID: TypeAdapter[int] = TypeAdapter(UserId)
+
+
+def parse_user_id(text: str) -> int:
+    """A path id, for frameworks that route any segment to the view (a malformed id is then a
+    400 from the view, after the method's 405): FastAPI validates `UserId` itself."""
+    try:
+        return _USER_ID.validate_python(text)
+    except ValidationError:
+        raise InvalidInput(BAD_USER_ID) from None
 
 
 def new_user(document: object) -> NewUser:

@@ -13,7 +13,7 @@ ROOT_URLCONF = "providers.django"
 # its body with many clients) and it answers a malformed Host with a 400. No CsrfViewMiddleware:
 # a JSON API without cookies or sessions. No SecurityMiddleware or XFrameOptionsMiddleware:
 # headers for HTML pages.
-MIDDLEWARE = ["providers.django.AppMiddleware"]
+MIDDLEWARE: list[str] = []
 # A declared body over the limit is RequestDataTooBig when a view reads it (a 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = api.MAX_BODY_BYTES
 # No cap of 1000 query parameters (a 400 on the state endpoint): the server's request-line limit

@@ -1,36 +1,28 @@
-"""The user API on FastAPI, laid out as its "Bigger Applications" tutorial does; the rules are
-in `providers.api`. The production app, `providers.fastapi:app` (`uvicorn providers.fastapi:app`),
-has its OpenAPI document and `/docs`, and never the provider-state endpoint, which no schema shows.
+"""The user API on FastAPI, laid out as its "Bigger Applications" tutorial: an `APIRouter`,
+`Annotated` dependencies, a lifespan, request and response models, exception handlers; the
+rules are in `providers.api`. The production app, `providers.fastapi:app`, has its OpenAPI
+document and `/docs` (served offline) and never the provider-state endpoint.
 
 No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 """
 
-import importlib.resources
-import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import (
-    get_redoc_html,
-    get_swagger_ui_html,
-    get_swagger_ui_oauth2_redirect_html,
-)
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from providers import api
 from states import InMemoryUserRepository, UserRepository
 
-# Swagger UI's and ReDoc's files, served by the app itself so that /docs works offline.
-ASSETS_PATH: Final = "/docs/assets"
-# FastAPI's own routes: the one intended difference between the frameworks (the crosscheck);
-# a path ending in "/" stands for everything under it.
+ASSETS_PATH: Final = "/docs/assets"  # Swagger UI's and ReDoc's files, served offline
+# The routes FastAPI adds for its documentation: a path ending in "/" stands for all under it.
 DOCUMENTATION_PATHS: Final = (
     "/openapi.json",
     "/docs",
@@ -40,25 +32,26 @@ DOCUMENTATION_PATHS: Final = (
 )
 
 
+async def get_store(request: Request) -> UserRepository:
+    store: UserRepository = request.state.store
+    return store
+
+
 class LimitedBodyRequest(Request):
-    """A body over `api.MAX_BODY_BYTES` is a 413. Not `FastAPI(max_body_size=...)`: over a
-    declared Content-Length, that answers a plain-text 413 even to a GET that reads no body."""
+    """A body over the limit is a 413 when it is read. Not FastAPI's `max_body_size`: over a
+    declared Content-Length, that answers in plain text, even a GET that reads no body."""
 
     async def body(self) -> bytes:
-        if not hasattr(self, "_limited_body"):
+        if not hasattr(self, "limited_body"):
             declared = self.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > api.MAX_BODY_BYTES:
                 raise HTTPException(413)
-            body = b""
+            self.limited_body = b""
             async for chunk in self.stream():
-                body += chunk
-                if len(body) > api.MAX_BODY_BYTES:
+                self.limited_body += chunk
+                if len(self.limited_body) > api.MAX_BODY_BYTES:
                     raise HTTPException(413)
-            self._limited_body = body
-        return self._limited_body
-
-    async def json(self) -> Any:  # NaN is not JSON, as on Flask
-        return json.loads(await self.body(), parse_constant=api.refuse_constant)
+        return self.limited_body
 
 
 class LimitedBodyRoute(APIRoute):
@@ -73,23 +66,14 @@ class LimitedBodyRoute(APIRoute):
         return limited_body_handler
 
 
-async def get_store(request: Request) -> UserRepository:
-    store: UserRepository = request.state.store
-    return store
-
-
 async def require_json(request: Request) -> None:
-    """415 unless the body is declared JSON, as on Flask (FastAPI would validate the bytes)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != api.JSON_CONTENT_TYPE and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
+    """415 unless the body is declared JSON (FastAPI would read any body as JSON)."""
+    if not api.is_json(request.headers.get("content-type")):
         raise HTTPException(415)
 
 
 Store = Annotated[UserRepository, Depends(get_store)]
 ERROR: Final[dict[str, Any]] = {"model": api.ErrorOut}
-
 # Every 4xx has a `detail` body, and none is FastAPI's 422 (which "4XX" keeps out of the schema).
 router = APIRouter(
     route_class=LimitedBodyRoute, responses={"4XX": {**ERROR, "description": "Error"}}
@@ -97,8 +81,7 @@ router = APIRouter(
 
 
 @router.get(api.USER_PATH, responses={400: ERROR, 404: ERROR})
-# HEAD answers like GET (RFC 9110) as on Flask; schemas leave HEAD out.
-@router.head(api.USER_PATH, include_in_schema=False)
+@router.head(api.USER_PATH, include_in_schema=False)  # HEAD answers like GET (RFC 9110)
 async def read_user(user_id: api.UserId, store: Store) -> api.UserOut:
     return api.get_user(store, user_id)
 
@@ -132,39 +115,6 @@ async def change_provider_state(request: Request) -> Any:
     return endpoint.change(body=await request.body(), query=request.query_params.multi_items())
 
 
-# FastAPI's "Custom Docs UI Static Assets (Self-Hosting)", with the files fastapi-offline ships.
-_ASSETS = importlib.resources.files("fastapi_offline") / "static"
-docs_router = APIRouter(include_in_schema=False)
-
-
-@docs_router.get("/docs")
-async def swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="Users - Swagger UI",
-        oauth2_redirect_url="/docs/oauth2-redirect",
-        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
-    )
-
-
-@docs_router.get("/docs/oauth2-redirect")
-async def swagger_ui_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
-
-
-@docs_router.get("/redoc")
-async def redoc() -> HTMLResponse:
-    return get_redoc_html(
-        openapi_url="/openapi.json",
-        title="Users - ReDoc",
-        redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-        redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
-        with_google_fonts=False,  # offline: no fonts from another host
-    )
-
-
 def create_app(
     store: UserRepository | None = None,
     *,
@@ -180,25 +130,22 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         yield {"store": store, "state_endpoint": state_endpoint}
 
-    # No slash redirects: paths are exact. No CDN: the docs are served from ASSETS_PATH below.
-    app = FastAPI(
+    # Paths are exact: no slash redirects. The docs' files come with fastapi-offline, no CDN.
+    app = FastAPIOffline(
         title="Users",
         version="1",
         lifespan=lifespan,
         redirect_slashes=False,
-        docs_url=None,
-        redoc_url=None,
+        static_url=ASSETS_PATH,
     )
     app.include_router(router)
-    app.include_router(docs_router)
-    app.mount(ASSETS_PATH, StaticFiles(directory=str(_ASSETS)), name="docs-assets")
     if state_endpoint is not None:
         app.include_router(states_router)
     for error, status in api.ERROR_STATUS.items():
         app.add_exception_handler(error, _domain_error(status))
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _bug)  # a 500 has the one error shape too
     return app
 
 
@@ -212,23 +159,24 @@ def _domain_error(status: int) -> Callable[[Request, Exception], Coroutine[Any, 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 405:
-        # Starlette's Allow names only the methods of the first route that matched the path.
+        # Every method of the path (Starlette's Allow names the first matching route's only);
+        # OPTIONS answers with them.
         allow = api.allow_header(
             method
             for route in [*router.routes, *states_router.routes]
             if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE
             for method in route.methods or ()
         )
-        if request.method == "OPTIONS":  # OPTIONS says what the path allows, as on Flask
-            return Response(status_code=204, headers={"Allow": allow})
-        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
+        if request.method == "OPTIONS":
+            return Response(headers={"Allow": allow})
+        return JSONResponse({"detail": api.STATUS_DETAILS[405]}, 405, headers={"Allow": allow})
     # FastAPI's own 400 is a body it could not parse (not UTF-8, nested too deep).
     detail = api.NOT_JSON if error.status_code == 400 else api.STATUS_DETAILS.get(error.status_code)
     return JSONResponse({"detail": detail}, error.status_code)
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
-    # A 400 saying what is wrong, not FastAPI's 422 with pydantic's list.
+    # A 400 that says what is wrong, not FastAPI's 422 with pydantic's list.
     assert isinstance(error, RequestValidationError)
     if error.errors()[0]["loc"][0] == "path":
         return JSONResponse({"detail": api.BAD_USER_ID}, 400)
@@ -236,7 +184,7 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": str(invalid)}, 400)
 
 
-async def _unexpected_error(request: Request, error: Exception) -> Response:
+async def _bug(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": api.STATUS_DETAILS[500]}, 500)
 
 

@@ -169,21 +169,21 @@ id_texts = st.one_of(
     st.sampled_from(["0", "-0", "+1", "1.0", "1e3", "0x1f", ".", "..", "%", "١٢٣", "123 "]),
     st.text(max_size=10),
 )
-segments = st.text(max_size=10).map(lambda text: quote(text, safe=""))
+# A path as an HTTP client sends one: no empty segment (`//`), which clients do not write and
+# servers read differently (Werkzeug's reads `//users/1` as a host), so no consumer sees it.
+segments = st.text(min_size=1, max_size=10).map(lambda text: quote(text, safe=""))
 paths = st.one_of(
     id_texts.map(lambda text: "/users/" + quote(text, safe="")),
     st.builds(
         lambda text, layout: layout.format(quote(text, safe="")),
         id_texts,
-        st.sampled_from(["/users/{}/", "//users/{}", "/users//{}", "/users/{}/x", "/USERS/{}"]),
+        st.sampled_from(["/users/{}/", "/users/{}/x", "/USERS/{}"]),
     ),
     st.sampled_from(
         [
             "/",
             "/users",
             "/users/",
-            "//users/",
-            "/users//",
             api.STATE_PATH,
             api.STATE_PATH + "/",
             "/_pact",
@@ -228,12 +228,15 @@ def requests(draw: st.DrawFn) -> Request:
 
 def answer(response: httpx.Response) -> dict[str, Any]:
     """What a consumer can observe of a response, the one definition of "the same": the
-    status, the media type (Content-Type's type/subtype; the API documents no charset), the
-    JSON value (parsed, timestamps reduced to their format) or else the body's text, and the
-    documented headers' values (`Allow` as a set of methods). Header names' case, header
-    order, Content-Length, chunking, serialisation bytes and server headers are not compared:
-    no JSON client sees them."""
+    status, the media type of a body (Content-Type's type/subtype; the API documents no
+    charset; an answer without a body has none to describe), the JSON value (parsed,
+    timestamps reduced to their format) or else the body's text, and the documented headers'
+    values (`Allow` as a set of methods). Header names' case, header order, Content-Length,
+    chunking, serialisation bytes and server headers are not compared: no JSON client sees
+    them."""
     media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if not response.content:
+        media_type = ""
     body: object = response.content.decode("utf-8", "replace")
     if media_type == api.JSON_CONTENT_TYPE and response.content:
         body = _timestamps_as_format(json.loads(response.content))
@@ -450,4 +453,6 @@ def test_only_what_a_consumer_observes_is_compared() -> None:
     assert answer(compact) != answer(response(b'{"a":"e"}', **json_type))
     assert answer(compact) != answer(response(b'{"a":"\xc3\xa9"}', **{"Content-Type": "text/html"}))
     assert answer(response(b"", Allow="GET, HEAD")) == answer(response(b"", Allow="HEAD,GET"))
+    # No body, no media type to compare: a 204 with or without a Content-Type.
+    assert answer(response(b"", **{"Content-Type": "text/html"})) == answer(response(b""))
     assert answer(response(b"", Allow="GET, HEAD")) != answer(response(b"", Allow="GET"))
