@@ -104,7 +104,8 @@ def test_two_whole_matrices_at_once_in_one_checkout(tmp_path: Path) -> None:
         assert process.returncode == 0, output[-5000:]
         assert "Verdict: verified, and published." in output, output[-3000:]
     # The second says whose virtualenvs it found in use, and its own are gone when it ends.
-    assert f"another nox (pid {first.pid}) is using .nox" in outputs[1], outputs[1][:3000]
+    in_use = f"another nox (pid {first.pid}) is using {checkout.resolve() / '.nox'} in this"
+    assert in_use in outputs[1], outputs[1][:3000]
     assert not any((checkout / ".nox" / "alongside").glob("*"))
     runs = sorted((checkout / "results" / "runs").iterdir())
     assert len(runs) == 2, runs
