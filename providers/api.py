@@ -88,6 +88,11 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
 }
 
 
+def status_of(error: Exception) -> int:
+    """A domain error's status: its most specific class's, as exception handlers choose."""
+    return next(ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in ERROR_STATUS)
+
+
 def allow_header(methods: Iterable[str]) -> str:
     """`Allow` for a path: every method routed for it, and OPTIONS, in one order."""
     return ", ".join(sorted({*methods, "OPTIONS"}))

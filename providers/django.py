@@ -51,10 +51,7 @@ class ApiView(View):
         except RequestDataTooBig:  # Django's own answer would be a 400
             return error(413, api.STATUS_DETAILS[413])
         except tuple(api.ERROR_STATUS) as failure:
-            status = next(
-                api.ERROR_STATUS[c] for c in type(failure).__mro__ if c in api.ERROR_STATUS
-            )
-            return error(status, str(failure))
+            return error(api.status_of(failure), str(failure))
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         allow = api.allow_header(m.upper() for m in self.http_method_names if hasattr(self, m))

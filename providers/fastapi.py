@@ -141,19 +141,16 @@ def create_app(
     app.include_router(router)
     if state_endpoint is not None:
         app.include_router(states_router)
-    for error, status in api.ERROR_STATUS.items():
-        app.add_exception_handler(error, _domain_error(status))
+    for error in api.ERROR_STATUS:
+        app.add_exception_handler(error, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _bug)  # a 500 has the one error shape too
     return app
 
 
-def _domain_error(status: int) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
-    async def handler(request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status)
-
-    return handler
+async def _domain_error(request: Request, error: Exception) -> Response:
+    return JSONResponse({"detail": str(error)}, api.status_of(error))
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -64,8 +64,8 @@ def create_app(
         app.extensions["state_endpoint"] = endpoint
         app.register_blueprint(states_bp)
     app.before_request(_no_redirects)
-    for error, status in api.ERROR_STATUS.items():
-        app.register_error_handler(error, lambda e, status=status: ({"detail": str(e)}, status))
+    for error in api.ERROR_STATUS:
+        app.register_error_handler(error, lambda e: ({"detail": str(e)}, api.status_of(e)))
     app.register_error_handler(HTTPException, _http_error)
     return app
 
