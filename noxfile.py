@@ -1,9 +1,9 @@
 """pact-matrix: verify every framework on every supported Python, then tell the broker one verdict.
 
     nox                           # every check, the whole matrix, its verdict, the report
-    nox -s verify                 # every cell (each framework on each Python), then the verdict
-    nox -s "verify-3.12(flask)"   # one cell: reported, never judged (exits non-zero)
-    nox -t fastapi                # one framework on every Python
+    nox -s verify                 # every cell (a framework series on a Python), then the verdict
+    nox -s "verify-3.12(flask-3.1)"  # one cell: reported, never judged (exits non-zero)
+    nox -t django                 # one framework, each of its series on every Python
     nox -s verify verdict --parallel 2
 
 The Pythons, frameworks and dependencies come from pyproject.toml; the run's machinery (its
@@ -19,7 +19,8 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from matrix import FRAMEWORKS, PYTHONS
+import matrix
+from matrix import FRAMEWORKS, PYTHONS, SERIES
 from verification import canary, run
 
 nox.needs_version = ">=2026.10.20"
@@ -31,6 +32,10 @@ nox.options.download_python = "never"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 NEWEST_PYTHON = PYTHONS[-1]
+# Every framework at its newest series: what the checks, the verifiers and the bench install.
+NEWEST = [matrix.newest(framework).name for framework in FRAMEWORKS]
+# `nox -l` shows this docstring first: with the cells the matrix leaves out, and why.
+__doc__ = f"{__doc__}\nLeft out: " + "; ".join(f"{c}: {why}" for c, why in matrix.LEFT_OUT.items())
 # The embedded broker's data, kept across runs; `nox -s broker` serves the same file.
 BROKER_DB = Path(os.environ.get("PACT_MATRIX_BROKER_DB") or "pact_broker.sqlite").resolve()
 # .nox, unless another nox in this checkout is using it: then virtualenvs of this nox's own.
@@ -70,7 +75,7 @@ def outside_any_run(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def lint(session: nox.Session) -> None:
     """Run ruff (lint and format), mypy --strict and the import layers over the whole project."""
-    install(session, "lint", *FRAMEWORKS)
+    install(session, "lint", *NEWEST)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -80,7 +85,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=NEWEST_PYTHON, tags=["checks"])
 def tests(session: nox.Session) -> None:
     """Run the test suite, less what needs a venv of its own (the cells, Ruby, other verifiers)."""
-    install(session, "test", *FRAMEWORKS)
+    install(session, "test", *NEWEST)
     outside_any_run(session)
     session.run(
         "pytest",
@@ -105,7 +110,7 @@ def verifiers(session: nox.Session) -> None:
     pact_verifier_cli and the Ruby pact-provider-verifier come from this session's own venv;
     pact-js is installed by `npm ci` from verifiers/pact-js/package-lock.json.
     """
-    install(session, "verifiers", *FRAMEWORKS)
+    install(session, "verifiers", *NEWEST)
     session.run(
         "npm", "ci", "--prefix", "verifiers/pact-js", "--no-audit", "--no-fund", external=True
     )
@@ -126,7 +131,7 @@ def reliability(session: nox.Session) -> None:
     The broker under many publishers, schemathesis against its OpenAPI, two whole matrices at
     once, Ctrl-C during `nox -s verify`; the test suite runs the same tests lighter.
     """
-    install(session, "test", *FRAMEWORKS)
+    install(session, "test", *NEWEST)
     outside_any_run(session)
     session.run(
         "pytest", "tests/reliability", *session.posargs,
@@ -144,7 +149,7 @@ def fuzz(session: nox.Session) -> None:
 
     Whatever it finds goes into its test as an explicit @example, so that every run checks it.
     """
-    install(session, "test", *FRAMEWORKS)
+    install(session, "test", *NEWEST)
     outside_any_run(session)
     session.run(
         "pytest", "tests/broker/test_broker_fuzz.py", "tests/broker/test_broker_http.py",
@@ -155,14 +160,22 @@ def fuzz(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS, tags=["verify"], allow_parallel=True)
-@nox.parametrize("framework", [nox.param(name, id=name, tags=[name]) for name in FRAMEWORKS])
-def verify(session: nox.Session, framework: str) -> None:
-    """Verify one framework on one Python against the consumers' pacts, publishing nothing."""
+@nox.parametrize(
+    ["framework", "series"],
+    [nox.param(s.framework, s.name, id=s.name, tags=[s.framework]) for s in SERIES],
+)
+def verify(session: nox.Session, framework: str, series: str) -> None:
+    """Verify one framework series on one Python against the consumers' pacts, publishing nothing.
+
+    Skipped on a Python the series' Requires-Python leaves out of the matrix.
+    """
+    if session.name in matrix.LEFT_OUT:
+        session.skip(f"left out of the matrix: {matrix.LEFT_OUT[session.name]}")
     this_run = run.Run.current(session.parallel)
     if run.judges_itself(session.parallel):
         session.notify("verdict", posargs=[run.AFTER_CELLS])
     with this_run.cell(session.name, fail=session.error):
-        install(session, framework, "verify")
+        install(session, series, "verify")
         env = this_run.cell_environment(
             session.name, python=f"{session.bin}/python", broker_database=BROKER_DB
         )
@@ -244,13 +257,19 @@ def webhook(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS, tags=["checks"])
-def crosscheck(session: nox.Session) -> None:
+@nox.parametrize("releases", [nox.param(r, id=r) for r in ("oldest", "newest")])
+def crosscheck(session: nox.Session, releases: str) -> None:
     """Send every framework generated requests they must answer alike, and compare the cells.
 
+    On each Python, once with every framework's oldest series and once with its newest.
     CROSSCHECK_EXAMPLES sets the examples per test (default 1000); the cells compared are the
     latest whole run's (or PACT_MATRIX_RUN's).
     """
-    install(session, "test", *FRAMEWORKS)
+    python = str(session.python)
+    chosen = [getattr(matrix, releases)(framework, python).name for framework in FRAMEWORKS]
+    if releases == "oldest" and chosen == [matrix.newest(f, python).name for f in FRAMEWORKS]:
+        session.skip(f"on Python {python} each framework's oldest series is its newest")
+    install(session, "test", *chosen)
     session.run(
         "pytest", "tests/crosscheck", "--hypothesis-show-statistics", *session.posargs,
         env={"CROSSCHECK_EXAMPLES": os.environ.get("CROSSCHECK_EXAMPLES", "1000")},
@@ -260,7 +279,8 @@ def crosscheck(session: nox.Session) -> None:
     except run.RunError as error:
         session.log(f"No cells to compare: {error}")
         return
-    session.run("python", "-m", "verification", "compare", str(compared.folder))
+    if releases == "newest":  # once per Python
+        session.run("python", "-m", "verification", "compare", str(compared.folder))
 
 
 # No python=: it only reads and writes files, so CI's final job needs no interpreter of the matrix.
@@ -340,14 +360,14 @@ def provider(session: nox.Session) -> None:
     framework = next((arg for arg in session.posargs if arg in FRAMEWORKS), None)
     if framework is None:
         session.error(f"name the framework to serve: nox -s provider -- {'|'.join(FRAMEWORKS)}")
-    install(session, framework)
+    install(session, matrix.newest(framework).name)
     session.run("python", "-m", "providers", *session.posargs, interrupt_timeout=10.0)
 
 
 @nox.session(python=NEWEST_PYTHON, tags=["bench"], default=False)
 def bench(session: nox.Session) -> None:
     """Measure everything BENCHMARKS.md lists against its limit, and rewrite it."""
-    install(session, "bench", *FRAMEWORKS)
+    install(session, "bench", *NEWEST)
     outside_any_run(session)
     session.run("python", "-m", "benchmarks", *session.posargs)
 

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from matrix import FRAMEWORKS
+from matrix import FRAMEWORKS, PYTHONS, SERIES, newest
 from verification import run
 
 # A PEP 508 requirement's name: what is left once its version bounds are lifted.
@@ -48,7 +48,9 @@ def prepare(project: Path, scratch: Path) -> Path:
 
 
 def unbounded(pyproject: str) -> str:
-    """`pyproject` with every requirement of the frameworks' groups stripped to its name."""
+    """`pyproject` with every requirement of each framework's newest series' group stripped to
+    its name (the older series keep their bounds: they are verified at their newest patch)."""
+    unbound = {newest(framework).name for framework in FRAMEWORKS}
     lines = pyproject.splitlines(keepends=True)
     group: str | None = None
     for index, line in enumerate(lines):
@@ -57,9 +59,9 @@ def unbounded(pyproject: str) -> str:
             continue
         if group is None:
             continue
-        if opened := re.match(r"^([A-Za-z0-9_-]+)\s*=\s*\[", line):
+        if opened := re.match(r'^"?([A-Za-z0-9_.-]+)"?\s*=\s*\[', line):
             group = opened.group(1)
-        if group in FRAMEWORKS:
+        if group in unbound:
             lines[index] = re.sub(r'"([^"]+)"', lambda quoted: f'"{_name(quoted.group(1))}"', line)
         if line.rstrip().endswith("]"):
             group = ""
@@ -90,9 +92,48 @@ def environment(scratch: Path) -> dict[str, str | None]:
     }  # fmt: skip
 
 
+def pythons_drift(project: Path) -> list[str]:
+    """Each series whose declared Pythons (matrix/, from its group's requires-python) differ
+    from those its release installs on, as uv resolves it from the index's own metadata."""
+    groups = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["dependency-groups"]
+    drift = []
+    for series in SERIES:
+        requirement = next(r for r in groups[series.name] if _name(r).lower() == series.framework)
+        installs = [python for python in PYTHONS if _resolves(requirement, python)]
+        if installs != series.pythons:
+            drift.append(
+                f"- {series.name} installs on Python {', '.join(installs) or 'none'} but is "
+                f"declared for {', '.join(series.pythons)} (requires-python "
+                f"{series.requires_python}): correct [tool.uv.dependency-groups] in pyproject.toml"
+            )
+    return drift
+
+
+def _resolves(requirement: str, python: str) -> bool:
+    """Whether uv finds a release for `requirement` that installs on `python` (X.Y)."""
+    resolved = subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "compile", "--no-deps", "--quiet", "--no-header",
+         f"--python-version={python}", "-"],
+        input=requirement, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return resolved.returncode == 0
+
+
 def write_report(project: Path, copy: Path, path: Path) -> bool:
-    """Write and print the report; whether every cell passed."""
+    """Write and print the report; whether every cell passed and every series' Pythons are
+    those its release's metadata allows."""
     passed, text = report(project, copy)
+    drift = pythons_drift(project)
+    text += (
+        "\n### Pythons of each series\n\n"
+        + (
+            "\n".join(drift)
+            if drift
+            else "Each series is declared for the Pythons its releases install on."
+        )
+        + "\n"
+    )
+    passed = passed and not drift
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(text, flush=True)
@@ -116,12 +157,14 @@ def locked(lock: Path) -> dict[str, str]:
 
 
 def framework_packages(pyproject: Path) -> dict[str, set[str]]:
-    """Each framework's group's packages, by lower-case name."""
+    """The packages of each framework's series' groups, by lower-case name."""
     groups = tomllib.loads(pyproject.read_text("utf-8"))["dependency-groups"]
     return {
         framework: {
             _name(requirement).split("[")[0].lower()
-            for requirement in groups[framework]
+            for series in SERIES
+            if series.framework == framework
+            for requirement in groups[series.name]
             if isinstance(requirement, str)
         }
         for framework in FRAMEWORKS

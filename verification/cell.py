@@ -28,7 +28,7 @@ import certifi
 from pact import Verifier
 
 import providers
-from matrix import PROVIDER, cell_name
+from matrix import PROVIDER, cell_name, installed_series
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import PROVIDER_STATES, StateStore
 from states.registry import shown
@@ -62,7 +62,8 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return cell_name(self.python, self.framework)
+        # By the release installed: `verify-3.12(django-6.1)` is Django 6.1.x on Python 3.12.
+        return cell_name(self.python, installed_series(self.framework))
 
 
 def run(

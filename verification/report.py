@@ -3,8 +3,9 @@
 The sources are the cells' results (`results/<cell>.json`) and nox's own record of each
 session (`nox --report FILE`), which also knows the cells that never wrote a result:
 skipped for a missing interpreter, aborted, or failed before the verification ran. The
-grid is every framework on every Python the project declares; a cell that neither
-source mentions is shown as "not run", never left out.
+grid is every framework series on every Python the project declares; a cell that neither
+source mentions is shown as "not run", and one the matrix leaves out (a series' Requires-Python)
+as "left out", with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from matrix import FRAMEWORKS, PYTHONS, cell_name
+from matrix import LEFT_OUT, PYTHONS, SERIES, cell_name
 from verification import run
 from verification.compare import Comparison, compare
 from verification.results import CellResult
@@ -32,6 +33,8 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     ABORTED = "aborted"
     NOT_RUN = "not run"
+    # A combination the matrix does not declare: the series' Requires-Python leaves it out.
+    LEFT_OUT = "left out"
 
 
 # Where `nox --report` files go: a folder of the results directory, because every *.json
@@ -42,12 +45,18 @@ NOX_REPORTS = "nox"
 # truthiness test would count as a success.
 NOX_RESULT_CODES = {1: Status.PASSED, 0: Status.FAILED, 2: Status.SKIPPED, -1: Status.ABORTED}
 
+# The grid's rows: each framework series.
+SERIES_NAMES = tuple(series.name for series in SERIES)
+# Statuses that need no details below the grid.
+QUIET = (Status.PASSED, Status.NOT_RUN, Status.LEFT_OUT)
+
 SYMBOLS = {
     Status.PASSED: "✅",
     Status.FAILED: "❌",
     Status.SKIPPED: "⏭️",
     Status.ABORTED: "⛔",
     Status.NOT_RUN: "⬜",
+    Status.LEFT_OUT: "🚫",
 }
 
 
@@ -194,7 +203,7 @@ def build(
     results: Sequence[CellResult],
     nox_records: Mapping[str, NoxRecord],
     *,
-    frameworks: Sequence[str] = FRAMEWORKS,
+    frameworks: Sequence[str] = SERIES_NAMES,
     pythons: Sequence[str] = PYTHONS,
     facts: RunFacts | None = None,
 ) -> MatrixReport:
@@ -223,6 +232,8 @@ def _cell_report(
     name = cell_name(python, framework)
     result, nox = results.get(name), nox_records.get(name)
     status, note = _status(result, nox)
+    if name in LEFT_OUT and status in (Status.NOT_RUN, Status.SKIPPED):
+        status, note = Status.LEFT_OUT, LEFT_OUT[name]
     return CellReport(
         cell=name,
         framework=framework,
@@ -296,7 +307,7 @@ def markdown(report: MatrixReport) -> str:
         "",
         "| cell | status | interactions verified | failed | verification s | session s |",
         "|---|---|---:|---:|---:|---:|",
-        *(_md_detail_row(cell) for cell in report.cells),
+        *(_md_detail_row(cell) for cell in report.cells if cell.status is not Status.LEFT_OUT),
         "",
         "</details>",
     ]
@@ -327,6 +338,8 @@ def _md_run(facts: RunFacts | None) -> list[str]:
 
 def _md_grid_cell(cell: CellReport) -> str:
     text = f"{SYMBOLS[cell.status]} {cell.status}"
+    if cell.status is Status.LEFT_OUT:
+        text += f"<br>{_md(cell.note or '')}"
     if cell.result is not None:
         failed = len(cell.result.failed)
         text += f"<br>{cell.result.verified} verified" + (f", {failed} failed" if failed else "")
@@ -351,7 +364,7 @@ def _md_detail_row(cell: CellReport) -> str:
 def _md_problems(report: MatrixReport) -> list[str]:
     problems = []
     for cell in report.cells:
-        if cell.status in (Status.PASSED, Status.NOT_RUN):
+        if cell.status in QUIET:
             continue
         if cell.note:
             problems.append(f"- {SYMBOLS[cell.status]} `{cell.cell}`: {_md(cell.note)}")

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from matrix import ALL_CELLS, PROJECT_ROOT
+from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
 
 RUN_VARIABLE = "PACT_MATRIX_RUN"
 RUNS = PROJECT_ROOT / "results" / "runs"
@@ -548,6 +548,8 @@ def summary(run: Run, cells: Sequence[str] = ALL_CELLS) -> str:
         interactions = "-" if record.interactions is None else str(record.interactions)
         seconds = "-" if record.seconds is None else f"{record.seconds:.1f}"
         lines.append(f"| {cell} | {record.outcome} | {interactions} | {seconds} |")
+    for cell, why in LEFT_OUT.items():
+        lines.append(f"| {cell} | left out: {why} | - | - |")
     lines.append("")
     if run.verdict_file.exists():
         lines += VerdictSummary.read(run.verdict_file).lines()

@@ -45,7 +45,7 @@ def passing_interactions() -> tuple[InteractionOutcome, ...]:
 
 def cell_result(
     python: str = "3.12",
-    framework: str = "flask",
+    series: str = "flask-3.1",
     interactions: Sequence[InteractionOutcome] | None = None,
     *,
     pacts: Sequence[PactRef] = (PACT,),
@@ -58,8 +58,8 @@ def cell_result(
     # As the verifier judges: a pending interaction that fails does not fail the cell.
     success = error is None and bool(outcomes) and all(i.success or i.pending for i in outcomes)
     return CellResult(
-        cell=cell_name(python, framework),
-        framework=framework,
+        cell=cell_name(python, series),
+        framework=series.rsplit("-", 1)[0],
         python=f"{python}.1",
         provider="UserProvider",
         provider_version="0123abc",

@@ -20,7 +20,7 @@ def test_cells_that_agree_pass(make_cell: MakeCell) -> None:
     cells = [
         make_cell(python, framework)
         for python in ("3.11", "3.12")
-        for framework in ("flask", "fastapi")
+        for framework in ("flask-3.1", "fastapi-0.165")
     ]
     comparison = compare(cells)
 
@@ -37,7 +37,7 @@ def test_cells_that_both_fail_an_interaction_agree(
     make_cell: MakeCell, make_interaction: MakeInteraction
 ) -> None:
     failed = make_interaction("a request for user 1", success=False, mismatches=["status"])
-    comparison = compare([make_cell(framework=f, interactions=[failed]) for f in ("flask", "x")])
+    comparison = compare([make_cell(series=f, interactions=[failed]) for f in ("flask-3.1", "x")])
     assert comparison.ok
 
 
@@ -48,9 +48,9 @@ def test_an_interaction_one_cell_fails_is_a_disagreement_naming_cells_and_intera
     failed = make_interaction("a request for user 1", "user 1 exists", success=False)
     comparison = compare(
         [
-            make_cell("3.12", "flask", [passed]),
-            make_cell("3.12", "fastapi", [failed]),
-            make_cell("3.13", "flask", [passed]),
+            make_cell("3.12", "flask-3.1", [passed]),
+            make_cell("3.12", "fastapi-0.165", [failed]),
+            make_cell("3.13", "flask-3.1", [passed]),
         ]
     )
 
@@ -59,7 +59,8 @@ def test_an_interaction_one_cell_fails_is_a_disagreement_naming_cells_and_intera
     assert disagreement.interaction == "UserConsumer: a request for user 1 given user 1 exists"
     assert disagreement.describe() == (
         "UserConsumer: a request for user 1 given user 1 exists: "
-        "passed in verify-3.12(flask), verify-3.13(flask); failed in verify-3.12(fastapi)"
+        "passed in verify-3.12(flask-3.1), verify-3.13(flask-3.1); "
+        "failed in verify-3.12(fastapi-0.165)"
     )
     assert "1 disagree" in comparison.verdict()
 
@@ -69,14 +70,17 @@ def test_an_interaction_missing_from_one_cell_is_a_disagreement(
 ) -> None:
     first, second = make_interaction("first"), make_interaction("second", "a state")
     comparison = compare(
-        [make_cell("3.12", "flask", [first, second]), make_cell("3.12", "fastapi", [first])]
+        [
+            make_cell("3.12", "flask-3.1", [first, second]),
+            make_cell("3.12", "fastapi-0.165", [first]),
+        ]
     )
 
     assert not comparison.ok
     [disagreement] = comparison.groups[0].disagreements
     assert disagreement.outcomes == (
-        ("verify-3.12(flask)", "passed"),
-        ("verify-3.12(fastapi)", "missing"),
+        ("verify-3.12(flask-3.1)", "passed"),
+        ("verify-3.12(fastapi-0.165)", "missing"),
     )
 
 
@@ -87,8 +91,8 @@ def test_the_same_description_in_another_state_is_another_interaction(
     in_another = make_interaction("a request for user 1", "user 1 was deleted")
     comparison = compare(
         [
-            make_cell(framework="flask", interactions=[in_one_state]),
-            make_cell(framework="fastapi", interactions=[in_another]),
+            make_cell(series="flask-3.1", interactions=[in_one_state]),
+            make_cell(series="fastapi-0.165", interactions=[in_another]),
         ]
     )
     assert len(comparison.groups[0].disagreements) == 2
@@ -100,41 +104,41 @@ def test_cells_that_verified_other_pacts_are_compared_only_among_themselves(
     newer = [make_interaction("a request that only the new pact has")]
     comparison = compare(
         [
-            make_cell("3.11", "flask"),
-            make_cell("3.11", "fastapi"),
-            make_cell("3.12", "flask", newer, pacts=[NEW_PACT]),
-            make_cell("3.12", "fastapi", newer, pacts=[NEW_PACT]),
+            make_cell("3.11", "flask-3.1"),
+            make_cell("3.11", "fastapi-0.165"),
+            make_cell("3.12", "flask-3.1", newer, pacts=[NEW_PACT]),
+            make_cell("3.12", "fastapi-0.165", newer, pacts=[NEW_PACT]),
         ]
     )
 
     assert comparison.ok
     assert [group.cells for group in comparison.groups] == [
-        ("verify-3.11(flask)", "verify-3.11(fastapi)"),
-        ("verify-3.12(flask)", "verify-3.12(fastapi)"),
+        ("verify-3.11(flask-3.1)", "verify-3.11(fastapi-0.165)"),
+        ("verify-3.12(flask-3.1)", "verify-3.12(fastapi-0.165)"),
     ]
 
 
 def test_a_cell_no_other_can_be_held_against_fails_the_comparison(make_cell: MakeCell) -> None:
     comparison = compare(
         [
-            make_cell("3.11", "flask"),
-            make_cell("3.11", "fastapi"),
-            make_cell("3.12", "flask", pacts=[NEW_PACT]),
+            make_cell("3.11", "flask-3.1"),
+            make_cell("3.11", "fastapi-0.165"),
+            make_cell("3.12", "flask-3.1", pacts=[NEW_PACT]),
         ]
     )
 
     assert not comparison.ok
     assert comparison.not_compared == (
-        ("verify-3.12(flask)", "no other cell verified the same pacts"),
+        ("verify-3.12(flask-3.1)", "no other cell verified the same pacts"),
     )
 
 
 def test_a_cell_that_verified_no_pacts_fails_the_comparison(make_cell: MakeCell) -> None:
     comparison = compare(
         [
-            make_cell(framework="flask"),
-            make_cell(framework="fastapi"),
-            make_cell(framework="x", interactions=[], pacts=[], error="no pacts"),
+            make_cell(series="flask-3.1"),
+            make_cell(series="fastapi-0.165"),
+            make_cell(series="x", interactions=[], pacts=[], error="no pacts"),
         ]
     )
 
@@ -155,26 +159,26 @@ def test_the_command_fails_and_names_the_cells_and_interaction(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     failed = make_interaction("a request to create a user", success=False)
-    make_cell("3.12", "flask").write(tmp_path)
-    make_cell("3.12", "fastapi", [*make_cell().interactions[:2], failed]).write(tmp_path)
+    make_cell("3.12", "flask-3.1").write(tmp_path)
+    make_cell("3.12", "fastapi-0.165", [*make_cell().interactions[:2], failed]).write(tmp_path)
 
     assert main(["compare", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "DISAGREE UserConsumer: a request to create a user: " in out
-    assert "failed in verify-3.12(fastapi); passed in verify-3.12(flask)" in out
+    assert "failed in verify-3.12(fastapi-0.165); passed in verify-3.12(flask-3.1)" in out
 
 
 def test_the_command_passes_and_says_what_it_compared(
     make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for framework in ("flask", "fastapi"):
+    for framework in ("flask-3.1", "fastapi-0.165"):
         make_cell("3.12", framework).write(tmp_path)
     (tmp_path / "nox").mkdir()  # nox reports live in a folder and are not results
 
     assert main(["compare", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 cells in 1 group(s) that verified the same pacts, 3 interaction(s)")
-    assert "cells verify-3.12(fastapi), verify-3.12(flask)" in out
+    assert "cells verify-3.12(fastapi-0.165), verify-3.12(flask-3.1)" in out
 
 
 @pytest.mark.parametrize("folder", ["empty", "missing"])
@@ -192,7 +196,7 @@ def test_no_result_files_is_an_error_not_a_pass(
 def test_an_unreadable_result_file_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "verify-3.12(flask).json").write_text('{"schema": 99}')
+    (tmp_path / "verify-3.12(flask-3.1).json").write_text('{"schema": 99}')
     assert main(["compare", str(tmp_path)]) == 2
     assert "unsupported result schema 99" in capsys.readouterr().err
 
@@ -204,9 +208,9 @@ def test_the_same_pact_from_embedded_brokers_on_different_ports_is_the_same_pact
     path = "/pacts/provider/UserProvider/consumer/UserConsumer/pact-version/e0ec755b/metadata/x"
     first, second = (
         make_cell(
-            framework=framework, pacts=[PactRef("UserConsumer", f"http://127.0.0.1:{port}{path}")]
+            series=framework, pacts=[PactRef("UserConsumer", f"http://127.0.0.1:{port}{path}")]
         )
-        for framework, port in (("flask", 41001), ("fastapi", 52002))
+        for framework, port in (("flask-3.1", 41001), ("fastapi-0.165", 52002))
     )
     changed = make_cell(
         python="3.13",

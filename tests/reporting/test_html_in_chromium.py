@@ -19,12 +19,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from matrix import FRAMEWORKS, PROJECT_ROOT, PYTHONS, cell_name
+from matrix import ALL_CELLS, FRAMEWORKS, LEFT_OUT, PROJECT_ROOT, PYTHONS, SERIES, cell_name, oldest
 from tests.broker.chromium import Browser
 from verification import run
 from verification.__main__ import main
 from verification.report import NoxRecord, Status, build, html_page
 from verification.results import CellResult, InteractionOutcome
+
+# The grid's rows are framework series; these run on every Python.
+ROWS = [oldest(framework).name for framework in FRAMEWORKS]
+assert len(SERIES) > len(ROWS), "a framework with two series (Django) is in the grid"
 
 MakeCell = Callable[..., CellResult]
 MakeInteraction = Callable[..., InteractionOutcome]
@@ -76,12 +80,12 @@ def page(make_cell: MakeCell, make_interaction: MakeInteraction, tmp_path: Path)
     failed = make_interaction(
         "a request for user 1", "user 1 exists", success=False, mismatches=[MISMATCH]
     )
-    skipped = cell_name(PYTHONS[-1], FRAMEWORKS[-1])
+    skipped = cell_name(PYTHONS[-1], ROWS[-1])
     report = build(
         [
-            make_cell(PYTHONS[0], FRAMEWORKS[0]),
-            make_cell(PYTHONS[0], FRAMEWORKS[-1]),
-            make_cell(PYTHONS[1], FRAMEWORKS[-1], [*make_cell().interactions[1:], failed]),
+            make_cell(PYTHONS[0], ROWS[0]),
+            make_cell(PYTHONS[0], ROWS[-1]),
+            make_cell(PYTHONS[1], ROWS[-1], [*make_cell().interactions[1:], failed]),
         ],
         {skipped: NoxRecord(skipped, Status.SKIPPED, "Python interpreter not found", 0.4)},
     )
@@ -116,12 +120,12 @@ def test_chromium_shows_the_grid_of_every_cell(chromium: str, page: Path, tmp_pa
     grid = GridParser()
     grid.feed(dom)
 
-    expected = {cell_name(p, f): "not run" for p in PYTHONS for f in FRAMEWORKS}
+    expected = {cell: "not run" for cell in ALL_CELLS} | {cell: "left out" for cell in LEFT_OUT}
     expected |= {
-        cell_name(PYTHONS[0], FRAMEWORKS[0]): "passed",
-        cell_name(PYTHONS[0], FRAMEWORKS[-1]): "passed",
-        cell_name(PYTHONS[1], FRAMEWORKS[-1]): "failed",
-        cell_name(PYTHONS[-1], FRAMEWORKS[-1]): "skipped",
+        cell_name(PYTHONS[0], ROWS[0]): "passed",
+        cell_name(PYTHONS[0], ROWS[-1]): "passed",
+        cell_name(PYTHONS[1], ROWS[-1]): "failed",
+        cell_name(PYTHONS[-1], ROWS[-1]): "skipped",
     }
     assert grid.cells == expected
     # The mismatch arrives as text: its markup was escaped, not parsed.
@@ -182,11 +186,10 @@ def test_a_failing_run_with_long_versions_fits_1280_px_and_shows_its_verdict(
         "a request for user 1", "user 1 exists", success=False, mismatches=[MISMATCH]
     )
     ran = run.Run.named("20261206T010203-" + "f" * 40, tmp_path / "runs")
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            broken = (
-                [*make_cell().interactions[1:], failed] if framework == FRAMEWORKS[-1] else None
-            )
+    for series in SERIES:
+        for python in series.pythons:
+            framework = series.name
+            broken = [*make_cell().interactions[1:], failed] if framework == ROWS[-1] else None
             cell = make_cell(python, framework, broken) if broken else make_cell(python, framework)
             with ran.cell(cell.cell, fail=pytest.fail):
                 dataclasses.replace(cell, provider_version=LONG, provider_branch=LONG).write(

@@ -28,7 +28,7 @@ def counts(suite: ET.Element) -> dict[str, str]:
 def test_each_interaction_is_a_testcase_named_by_consumer_description_and_state(
     make_cell: MakeCell,
 ) -> None:
-    result = make_cell("3.12", "fastapi")
+    result = make_cell("3.12", "fastapi-0.165")
     suite = suite_of(result)
 
     cases = suite.findall("testcase")
@@ -37,8 +37,8 @@ def test_each_interaction_is_a_testcase_named_by_consumer_description_and_state(
         "UserConsumer: a request for a missing user given user 99 does not exist",
         "UserConsumer: a request to create a user",
     ]
-    assert {case.attrib["classname"] for case in cases} == {"verify-3.12(fastapi)"}
-    assert suite.attrib["name"] == "verify-3.12(fastapi)"
+    assert {case.attrib["classname"] for case in cases} == {"verify-3.12(fastapi-0.165)"}
+    assert suite.attrib["name"] == "verify-3.12(fastapi-0.165)"
     assert counts(suite) == {"tests": "3", "failures": "0", "errors": "0", "skipped": "0"}
     assert cases[0].attrib["time"] == "0.007"
     assert not [e for case in cases for e in case if e.tag in {"failure", "error", "skipped"}]
@@ -123,15 +123,15 @@ def test_provider_text_that_xml_cannot_hold_still_gives_a_valid_file(
 
 
 def test_the_file_goes_next_to_the_json_result(make_cell: MakeCell, tmp_path: Path) -> None:
-    result = make_cell("3.11", "flask")
+    result = make_cell("3.11", "flask-3.1")
     json_path = result.write(tmp_path)
     path = write_junit(result, tmp_path)
 
-    assert path == tmp_path / "verify-3.11(flask).junit.xml"
+    assert path == tmp_path / "verify-3.11(flask-3.1).junit.xml"
     assert path.parent == json_path.parent
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "verify-3.11(flask).json",
-        "verify-3.11(flask).junit.xml",
+        "verify-3.11(flask-3.1).json",
+        "verify-3.11(flask-3.1).junit.xml",
     ]
     assert path.read_text("utf-8").startswith("<?xml version='1.0' encoding='utf-8'?>")
     assert (

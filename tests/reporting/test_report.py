@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from matrix import ALL_CELLS, FRAMEWORKS, PYTHONS, cell_name
+from matrix import ALL_CELLS, FRAMEWORKS, LEFT_OUT, PYTHONS, SERIES, cell_name, oldest
 from verification import run
 from verification.__main__ import main
 from verification.report import (
@@ -25,6 +26,10 @@ from verification.report import (
     run_facts,
 )
 from verification.results import CellResult, InteractionOutcome
+
+# The grid's rows are framework series; these run on every Python.
+ROWS = [oldest(framework).name for framework in FRAMEWORKS]
+assert len(SERIES) > len(ROWS), "a framework with two series (Django) is in the grid"
 
 MakeCell = Callable[..., CellResult]
 MakeInteraction = Callable[..., InteractionOutcome]
@@ -61,24 +66,23 @@ def record(cell: str, status: Status, reason: str | None = None) -> NoxRecord:
 def test_nox_result_codes_are_mapped_one_by_one(
     result_code: int, status: Status, tmp_path: Path
 ) -> None:
-    path = write_nox_report(tmp_path / "r.json", nox_session("verify-3.12(flask)", result_code))
-    assert load_nox_reports([path])["verify-3.12(flask)"].status is status
+    path = write_nox_report(tmp_path / "r.json", nox_session("verify-3.12(flask-3.1)", result_code))
+    assert load_nox_reports([path])["verify-3.12(flask-3.1)"].status is status
 
 
 def test_an_unknown_nox_result_code_is_refused(tmp_path: Path) -> None:
-    path = write_nox_report(tmp_path / "r.json", nox_session("verify-3.12(flask)", 3))
+    path = write_nox_report(tmp_path / "r.json", nox_session("verify-3.12(flask-3.1)", 3))
     with pytest.raises(ValueError, match="unknown nox result_code 3"):
         load_nox_reports([path])
 
 
 def test_the_grid_is_every_framework_on_every_python() -> None:
     report = build([], {})
-    assert report.frameworks == tuple(FRAMEWORKS)
+    assert report.frameworks == tuple(series.name for series in SERIES)
     assert report.pythons == tuple(PYTHONS)
-    assert {cell.cell for cell in report.cells} == {
-        cell_name(p, f) for p in PYTHONS for f in FRAMEWORKS
-    }
-    assert {cell.status for cell in report.cells} == {Status.NOT_RUN}
+    assert {cell.cell for cell in report.cells} == {*ALL_CELLS, *LEFT_OUT}
+    assert {cell.status for cell in report.cells} == {Status.NOT_RUN, Status.LEFT_OUT}
+    assert all((cell.status is Status.LEFT_OUT) == (cell.cell in LEFT_OUT) for cell in report.cells)
 
 
 @pytest.mark.parametrize(
@@ -106,31 +110,31 @@ def test_a_cells_status_comes_from_its_result_and_its_nox_record(
     nox_status: Status | None,
     expected: Status,
 ) -> None:
-    name = cell_name("3.12", "flask")
+    name = cell_name("3.12", "flask-3.1")
     results = []
     if has_result:
         interactions = [make_interaction("a request", success=bool(cell_passed))]
-        results.append(make_cell("3.12", "flask", interactions))
+        results.append(make_cell("3.12", "flask-3.1", interactions))
     records = {} if nox_status is None else {name: record(name, nox_status)}
 
     report = build(results, records)
-    assert report.cell("flask", "3.12").status is expected
+    assert report.cell("flask-3.1", "3.12").status is expected
 
 
 def test_a_skipped_cell_says_why() -> None:
-    name = cell_name("3.13", "fastapi")
+    name = cell_name("3.13", "fastapi-0.165")
     report = build([], {name: record(name, Status.SKIPPED, "Python interpreter 3.13 not found")})
-    cell = report.cell("fastapi", "3.13")
+    cell = report.cell("fastapi-0.165", "3.13")
     assert cell.note == "Python interpreter 3.13 not found"
-    assert "⏭️ `verify-3.13(fastapi)`: Python interpreter 3.13 not found" in markdown(report)
+    assert "⏭️ `verify-3.13(fastapi-0.165)`: Python interpreter 3.13 not found" in markdown(report)
 
 
 def grid_rows(text: str) -> dict[str, list[str]]:
     """The Markdown grid's rows by framework: each cell's text."""
     rows = {}
     for line in text.splitlines():
-        columns = [c.strip() for c in line.strip("|").split(" | ")]
-        if columns[0] in FRAMEWORKS:
+        columns = [c.strip().replace("\\", "") for c in line.strip("|").split(" | ")]
+        if columns[0] in {series.name for series in SERIES}:
             rows[columns[0]] = columns[1:]
     return rows
 
@@ -139,9 +143,9 @@ def test_the_markdown_grid_shows_status_interactions_and_seconds(
     make_cell: MakeCell, make_interaction: MakeInteraction
 ) -> None:
     failed = make_interaction("a request to create a user", success=False, mismatches=["status"])
-    passed_cell = make_cell(PYTHONS[0], FRAMEWORKS[0], seconds=3.25)
-    failed_cell = make_cell(PYTHONS[0], FRAMEWORKS[1], [*passed_cell.interactions[:2], failed])
-    skipped = cell_name(PYTHONS[-1], FRAMEWORKS[0])
+    passed_cell = make_cell(PYTHONS[0], ROWS[0], seconds=3.25)
+    failed_cell = make_cell(PYTHONS[0], ROWS[1], [*passed_cell.interactions[:2], failed])
+    skipped = cell_name(PYTHONS[-1], ROWS[0])
     records = {
         failed_cell.cell: record(failed_cell.cell, Status.FAILED),
         skipped: record(skipped, Status.SKIPPED, "Python interpreter not found"),
@@ -151,22 +155,28 @@ def test_the_markdown_grid_shows_status_interactions_and_seconds(
     header = next(line for line in text.splitlines() if line.startswith("| framework"))
     assert header == "| framework | " + " | ".join(f"Python {p}" for p in PYTHONS) + " |"
     rows = grid_rows(text)
-    assert set(rows) == set(FRAMEWORKS)
+    assert set(rows) == {series.name for series in SERIES}
     assert all(len(row) == len(PYTHONS) for row in rows.values())
-    assert rows[FRAMEWORKS[0]][0] == "✅ passed<br>3 verified<br>3.2 s"
-    assert rows[FRAMEWORKS[1]][0] == "❌ failed<br>3 verified, 1 failed<br>42.5 s"
-    assert rows[FRAMEWORKS[0]][-1] == "⏭️ skipped<br>42.5 s"
-    assert rows[FRAMEWORKS[1]][-1] == "⬜ not run"
-    total = len(FRAMEWORKS) * len(PYTHONS)
-    assert f"**{total} cells:** 1 passed, 1 failed, 1 skipped, 0 aborted, {total - 3} not run" in (
-        text
-    )
+    assert rows[ROWS[0]][0] == "✅ passed<br>3 verified<br>3.2 s"
+    assert rows[ROWS[1]][0] == "❌ failed<br>3 verified, 1 failed<br>42.5 s"
+    assert rows[ROWS[0]][-1] == "⏭️ skipped<br>42.5 s"
+    assert rows[ROWS[1]][-1] == "⬜ not run"
+    total, left_out = len(ALL_CELLS) + len(LEFT_OUT), len(LEFT_OUT)
+    assert (
+        f"**{total} cells:** 1 passed, 1 failed, 1 skipped, 0 aborted, {total - 3 - left_out} not "
+        f"run, {left_out} left out"
+    ) in text
+    # A combination the matrix leaves out says why, and is no problem to list.
+    left = next(iter(LEFT_OUT))
+    reason = html.escape(LEFT_OUT[left], quote=False)
+    assert f"🚫 left out<br>{reason}" in text.replace("\\", "")
+    assert f"`{left}`" not in text
 
 
 def test_skipped_is_never_shown_as_passed() -> None:
-    cell = cell_name("3.12", "flask")
+    cell = cell_name("3.12", "flask-3.1")
     text = markdown(build([], {cell: record(cell, Status.SKIPPED)}))
-    assert "✅" not in grid_rows(text)["flask"][PYTHONS.index("3.12")]
+    assert "✅" not in grid_rows(text)["flask-3.1"][PYTHONS.index("3.12")]
     assert "0 passed, 0 failed, 1 skipped" in text
 
 
@@ -179,11 +189,13 @@ def test_the_markdown_lists_each_failed_interaction_and_the_comparison(
         success=False,
         mismatches=["body $.id: Expected 1", "header: Expected JSON"],
     )
-    text = markdown(build([make_cell("3.12", "flask"), make_cell("3.12", "fastapi", [failed])], {}))
+    text = markdown(
+        build([make_cell("3.12", "flask-3.1"), make_cell("3.12", "fastapi-0.165", [failed])], {})
+    )
 
     assert (
-        "- ❌ `verify-3.12(fastapi)`: UserConsumer: a request for user 1 given user 1 exists: "
-        "body \\$.id: Expected 1 (and 1 more)"
+        "- ❌ `verify-3.12(fastapi-0.165)`: UserConsumer: a request for user 1 given user 1 "
+        "exists: body \\$.id: Expected 1 (and 1 more)"
     ) in text
     assert "**Cross-cell comparison:** ❌ " in text
     assert "disagreement: UserConsumer: a request for user 1" in text
@@ -193,7 +205,7 @@ def test_provider_text_is_shown_literally_in_markdown(
     make_cell: MakeCell, make_interaction: MakeInteraction
 ) -> None:
     failed = make_interaction(HOSTILE, success=False, mismatches=[HOSTILE + "\nsecond line"])
-    text = markdown(build([make_cell("3.12", "flask", [failed])], {}))
+    text = markdown(build([make_cell("3.12", "flask-3.1", [failed])], {}))
 
     assert "<script>" not in text
     assert "&lt;script&gt;" in text
@@ -230,7 +242,7 @@ def test_the_html_page_is_self_contained_and_escapes_provider_text(
     make_cell: MakeCell, make_interaction: MakeInteraction
 ) -> None:
     failed = make_interaction(HOSTILE, success=False, mismatches=[HOSTILE])
-    result = make_cell("3.12", "flask", [failed], error=HOSTILE, report=HOSTILE)
+    result = make_cell("3.12", "flask-3.1", [failed], error=HOSTILE, report=HOSTILE)
     page = parse(html_page(build([result], {})))
 
     tags = [tag for tag, _ in page.tags]
@@ -247,9 +259,9 @@ def test_the_html_grid_has_one_coloured_cell_per_framework_and_python(
     make_cell: MakeCell, make_interaction: MakeInteraction
 ) -> None:
     failed = make_interaction("a request", success=False, mismatches=["status: 500"])
-    skipped = cell_name("3.13", "fastapi")
+    skipped = cell_name("3.13", "fastapi-0.165")
     report = build(
-        [make_cell("3.11", "flask"), make_cell("3.12", "fastapi", [failed])],
+        [make_cell("3.11", "flask-3.1"), make_cell("3.12", "fastapi-0.165", [failed])],
         {skipped: record(skipped, Status.SKIPPED)},
     )
     page = html_page(report)
@@ -259,11 +271,11 @@ def test_the_html_grid_has_one_coloured_cell_per_framework_and_python(
         if tag == "td"
     }
 
-    assert set(cells) == {cell_name(p, f) for p in PYTHONS for f in FRAMEWORKS}
-    assert cells["verify-3.11(flask)"] == ("passed", "status-passed")
-    assert cells["verify-3.12(fastapi)"] == ("failed", "status-failed")
-    assert cells["verify-3.13(fastapi)"] == ("skipped", "status-skipped")
-    assert cells["verify-3.13(flask)"] == ("not run", "status-not-run")
+    assert set(cells) == {*ALL_CELLS, *LEFT_OUT}
+    assert cells["verify-3.11(flask-3.1)"] == ("passed", "status-passed")
+    assert cells["verify-3.12(fastapi-0.165)"] == ("failed", "status-failed")
+    assert cells["verify-3.13(fastapi-0.165)"] == ("skipped", "status-skipped")
+    assert cells["verify-3.13(flask-3.1)"] == ("not run", "status-not-run")
     # Each status has a colour of its own in the page's stylesheet.
     colours = dict(re.findall(r"\.status-([a-z-]+) \{ background: (#[0-9a-f]{6});", page))
     assert set(colours) == {status.name.lower().replace("_", "-") for status in Status}
@@ -275,8 +287,8 @@ def test_the_report_command_writes_markdown_and_html_from_results_and_nox_report
     make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     results = tmp_path / "results"
-    make_cell("3.11", "flask").write(results)
-    skipped = cell_name("3.13", "fastapi")
+    make_cell("3.11", "flask-3.1").write(results)
+    skipped = cell_name("3.13", "fastapi-0.165")
     write_nox_report(results / "nox" / "verify.json", nox_session(skipped, 2, "no 3.13"))
 
     status = main(
@@ -295,7 +307,7 @@ def test_the_report_command_writes_markdown_and_html_from_results_and_nox_report
     text = (tmp_path / "out" / "report.md").read_text("utf-8")
     assert "✅ passed<br>3 verified" in text
     assert "⏭️ skipped" in text  # from results/nox/ by default
-    assert 'data-cell="verify-3.11(flask)" data-status="passed"' in (
+    assert 'data-cell="verify-3.11(flask-3.1)" data-status="passed"' in (
         tmp_path / "report.html"
     ).read_text("utf-8")
     assert "wrote" in capsys.readouterr().out
@@ -304,7 +316,7 @@ def test_the_report_command_writes_markdown_and_html_from_results_and_nox_report
 def test_the_report_command_prints_markdown_and_reads_named_nox_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    aborted = cell_name("3.11", "fastapi")
+    aborted = cell_name("3.11", "fastapi-0.165")
     nox_report = write_nox_report(tmp_path / "elsewhere.json", nox_session(aborted, -1))
 
     status = main(["report", "--results", str(tmp_path / "none"), "--nox-report", str(nox_report)])
@@ -314,7 +326,7 @@ def test_the_report_command_prints_markdown_and_reads_named_nox_reports(
 
 
 def test_results_of_one_provider_version_name_it_once(make_cell: MakeCell) -> None:
-    report = build([make_cell("3.12", "flask"), make_cell("3.13", "fastapi")], {})
+    report = build([make_cell("3.12", "flask-3.1"), make_cell("3.13", "fastapi-0.165")], {})
 
     # Markdown escapes the brackets.
     assert r"Provider UserProvider 0123abc \(main\)" in markdown(report)
@@ -322,33 +334,33 @@ def test_results_of_one_provider_version_name_it_once(make_cell: MakeCell) -> No
 
 
 def test_results_left_over_from_another_version_are_said_to_be_so(make_cell: MakeCell) -> None:
-    # `nox -s "verify-3.13(fastapi)"` after a commit: the other cells' files are older.
-    current = make_cell("3.13", "fastapi")
-    earlier = dataclasses.replace(make_cell("3.12", "flask"), provider_version="9876fed")
+    # `nox -s "verify-3.13(fastapi-0.165)"` after a commit: the other cells' files are older.
+    current = make_cell("3.13", "fastapi-0.165")
+    earlier = dataclasses.replace(make_cell("3.12", "flask-3.1"), provider_version="9876fed")
     report = build([current, earlier], {})
 
     text = markdown(report)
     assert "Provider UserProvider" not in text
     assert (
         r"**These results are of more than one provider version:** "
-        r"UserProvider 9876fed \(main\): `verify-3.12(flask)`; "
-        r"UserProvider 0123abc \(main\): `verify-3.13(fastapi)`"
+        r"UserProvider 9876fed \(main\): `verify-3.12(flask-3.1)`; "
+        r"UserProvider 0123abc \(main\): `verify-3.13(fastapi-0.165)`"
     ) in text
     page = parse(html_page(report))
     assert ("p", {"class": "provider mixed", "id": "mixed-providers"}) in page.tags
     said = " ".join("".join(page.text).split())
-    assert "UserProvider 9876fed (main): verify-3.12(flask);" in said
-    assert "UserProvider 0123abc (main): verify-3.13(fastapi)" in said
+    assert "UserProvider 9876fed (main): verify-3.12(flask-3.1);" in said
+    assert "UserProvider 0123abc (main): verify-3.13(fastapi-0.165)" in said
 
 
 def a_run_folder(tmp_path: Path, make_cell: MakeCell, cells: Sequence[str]) -> Path:
     """A run as `nox -s verify` leaves it: its cells' records and result files."""
     ran = run.Run.named("20261206T010203-cafe0123", tmp_path / "runs")
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            if cell_name(python, framework) in cells:
-                with ran.cell(cell_name(python, framework), fail=pytest.fail):
-                    make_cell(python, framework).write(ran.folder)
+    for series in SERIES:
+        for python in series.pythons:
+            if cell_name(python, series.name) in cells:
+                with ran.cell(cell_name(python, series.name), fail=pytest.fail):
+                    make_cell(python, series.name).write(ran.folder)
     return ran.folder
 
 
@@ -407,5 +419,5 @@ def test_a_partial_run_is_marked_and_names_the_cells_it_did_not_run(
 def test_results_without_a_run_folder_say_no_verdict_was_recorded(
     make_cell: MakeCell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_cell("3.11", "flask").write(tmp_path / "results")
+    make_cell("3.11", "flask-3.1").write(tmp_path / "results")
     assert "No run folder: no verdict recorded." in report_of(tmp_path / "results", capsys)
