@@ -59,11 +59,12 @@ class RunStopper(CellFailure):
 class Cell:
     framework: str
     python: str = platform.python_version()
+    # The release series it verifies; by default the one installed (`django-6.1` for 6.1.3).
+    series: str | None = None
 
     @property
     def name(self) -> str:
-        # By the release installed: `verify-3.12(django-6.1)` is Django 6.1.x on Python 3.12.
-        return cell_name(self.python, installed_series(self.framework))
+        return cell_name(self.python, self.series or installed_series(self.framework))
 
 
 def run(

@@ -22,7 +22,7 @@ from pact import Verifier
 import broker
 import providers
 from broker.testing import RunningBroker, start_broker
-from matrix import ALL_CELLS, FRAMEWORKS, PROVIDER, PYTHONS
+from matrix import ALL_CELLS, FRAMEWORKS, PROVIDER, SERIES
 from providers.api import STATE_PATH
 from providers.runner import serve
 from states import InMemoryUserRepository, User
@@ -81,10 +81,12 @@ class Matrix:
             self.settings, provider_version=version, run=f"run-{self.runs}"
         )
         cells = []
-        for python in PYTHONS:
-            for framework in FRAMEWORKS:
+        for series in SERIES:  # every cell of the matrix, each series named as declared
+            for python in series.pythons:
+                framework = series.framework
                 store = NoUserIsFound() if framework == broken else None
-                result = run(Cell(framework, python), settings, self.endpoint, store=store)
+                cell = Cell(framework, python, series.name)
+                result = run(cell, settings, self.endpoint, store=store)
                 result.write(self.results)
                 cells.append(result)
         capsys.readouterr()
@@ -163,7 +165,7 @@ def _assert_broken_framework_alike(cells: list[CellResult], *, pending: bool) ->
     assert {pact.pending for cell in cells for pact in cell.pacts} == {pending}
     broken = [cell for cell in cells if cell.framework == BROKEN]
     healthy = [cell for cell in cells if cell.framework != BROKEN]
-    assert len(broken) == len(PYTHONS)
+    assert len(broken) == sum(len(s.pythons) for s in SERIES if s.framework == BROKEN)
     outcomes = {tuple((i.description, i.success) for i in cell.interactions) for cell in broken}
     assert len(outcomes) == 1, outcomes  # the same result in every cell of that framework
     assert any(not success for _, success in next(iter(outcomes)))
@@ -247,9 +249,9 @@ def test_the_verdict_is_published_as_pact_pythons_own_verifier_publishes(
 
         # What the verdict sends for the same pact.
         results = [
-            run(Cell(framework, python), cell_settings, endpoint)
-            for python in PYTHONS
-            for framework in FRAMEWORKS
+            run(Cell(series.framework, python, series.name), cell_settings, endpoint)
+            for series in SERIES
+            for python in series.pythons
         ]
         verdict = judge(results, ALL_CELLS, whole=True)
         verdict = dataclasses.replace(
