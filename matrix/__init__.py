@@ -130,13 +130,12 @@ def cell_name(python: str, series: str) -> str:
     return f"verify-{'.'.join(python.split('.')[:2])}({series})"
 
 
-# Every cell of the matrix, in matrix order: the verdict for a provider version needs them all.
-ALL_CELLS: tuple[str, ...] = tuple(
-    cell_name(python, series.name)
-    for python in PYTHONS
-    for series in SERIES
-    if python in series.pythons
+# Every cell of the matrix as (Python, series), in matrix order.
+MATRIX: tuple[tuple[str, Series], ...] = tuple(
+    (python, series) for python in PYTHONS for series in SERIES if python in series.pythons
 )
+# Their names: the verdict for a provider version needs them all.
+ALL_CELLS: tuple[str, ...] = tuple(cell_name(python, series.name) for python, series in MATRIX)
 # The combinations the matrix leaves out, and why: a series' Requires-Python.
 LEFT_OUT: dict[str, str] = {
     cell_name(python, series.name): (

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from broker.testing import RunningBroker, pact_document, publish_body, start_broker
-from matrix import ALL_CELLS, CONSUMER, FRAMEWORKS, PROVIDER, PYTHONS
+from matrix import ALL_CELLS, CONSUMER, FRAMEWORKS, MATRIX, PROVIDER
 from verification import report
 from verification.__main__ import main
 from verification.broker_api import BrokerEndpoint
@@ -65,11 +65,11 @@ def every_cell_on(url: str, pact: str, pact_dir: Path, results: Path) -> list[Ce
     """Every cell of the matrix verifying the pact at `pact` (PACT_URL), its results written."""
     cell_settings = environment(url, pact_dir, PACT_URL=pact)
     verified = []
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            result = run(Cell(framework, python), cell_settings, BrokerEndpoint(url))
-            result.write(results)
-            verified.append(result)
+    for python, series in MATRIX:
+        cell = Cell(series.framework, python, series.name)
+        result = run(cell, cell_settings, BrokerEndpoint(url))
+        result.write(results)
+        verified.append(result)
     return verified
 
 

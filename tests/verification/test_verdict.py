@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from matrix import ALL_CELLS, FRAMEWORKS, PYTHONS, cell_name
+from matrix import ALL_CELLS, FRAMEWORKS, MATRIX, Series, cell_name
 from verification.results import CellResult, InteractionOutcome, PactRef
 from verification.verdict import VerdictError, judge
 
@@ -33,12 +33,12 @@ def outcome(interaction_id: str, *, success: bool = True) -> InteractionOutcome:
 
 
 def cell(
-    python: str, framework: str, *, failing: tuple[str, ...] = (), **changes: Any
+    python: str, series: Series, *, failing: tuple[str, ...] = (), **changes: Any
 ) -> CellResult:
     interactions = tuple(outcome(i, success=i not in failing) for i in PACT.interaction_ids)
     result = CellResult(
-        cell=cell_name(python, framework),
-        framework=framework,
+        cell=cell_name(python, series.name),
+        framework=series.framework,
         python=python,
         provider="UserProvider",
         provider_version="v1",
@@ -56,9 +56,7 @@ def cell(
 def matrix(**per_framework: Mapping[str, Any]) -> list[CellResult]:
     """Every cell of the matrix; `flask={"failing": ("i2",)}` changes every Flask cell."""
     return [
-        cell(python, framework, **per_framework.get(framework, {}))
-        for python in PYTHONS
-        for framework in FRAMEWORKS
+        cell(python, series, **per_framework.get(series.framework, {})) for python, series in MATRIX
     ]
 
 
@@ -80,7 +78,7 @@ def test_one_failing_framework_fails_the_verdict_and_names_each_cell_and_mismatc
 
     assert not verdict.success
     (pact,) = verdict.pacts
-    failing_cells = [cell_name(python, broken) for python in PYTHONS]
+    failing_cells = [cell_name(p, s.name) for p, s in MATRIX if s.framework == broken]
     assert set(pact.passed) == set(ALL_CELLS) - set(failing_cells)
     for name in failing_cells:
         assert f"{name}: UserConsumer: interaction i2: BodyMismatch $.name: Expected 'Ada'" in (

@@ -19,7 +19,7 @@ import pytest
 
 from broker.testing import RunningBroker, start_broker
 from broker.webhooks import GITHUB_DISPATCH_BODY
-from matrix import ALL_CELLS, CONSUMER, FRAMEWORKS, PROVIDER, PYTHONS
+from matrix import ALL_CELLS, CONSUMER, MATRIX, PROVIDER
 from tests.broker.clients import PACT
 from tests.broker.receiver import Receiver
 from tests.broker.test_broker_rust_cli import pact_cli, publish
@@ -116,12 +116,11 @@ def test_a_changed_pact_is_verified_by_the_whole_matrix_because_the_broker_asked
     }
     by_url = Settings.from_env(environ)
     results = tmp_path / "by-url"
-    for python in PYTHONS:
-        for framework in FRAMEWORKS:
-            store = NoUserIsFound() if framework == broken else None
-            result = run(Cell(framework, python), by_url, endpoint, store=store)
-            assert [pact.consumer_version for pact in result.pacts] == [NEW_CONSUMER_VERSION]
-            result.write(results)
+    for python, series in MATRIX:
+        store = NoUserIsFound() if series.framework == broken else None
+        result = run(Cell(series.framework, python, series.name), by_url, endpoint, store=store)
+        assert [pact.consumer_version for pact in result.pacts] == [NEW_CONSUMER_VERSION]
+        result.write(results)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
