@@ -9,8 +9,11 @@ answered a real HTTP request, and a server that fails to start raises `ServerSta
 the original error as its cause, at once, not after a timeout. Leaving the block stops the
 server within a bounded time.
 
-WSGI apps run on Werkzeug's threaded server, ASGI apps on uvicorn; which is decided from the
-app itself (ASGI apps are coroutine functions), and only that server is imported.
+WSGI apps run on Werkzeug's threaded server (providers/_wsgi_server.py), ASGI apps on Hypercorn
+(providers/_asgi_server.py), each through its documented API; which is decided from the app
+itself (ASGI apps are coroutine functions), and only that server is imported. A server that is
+aborted, or dies, refuses connections at once: its sockets are shut down straight, not through
+the server, which may be blocked (a sync call in an async endpoint blocks the event loop).
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from __future__ import annotations
 import contextlib
 import http.client
 import inspect
+import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from providers._asgi_server import HypercornBackend
+    from providers._wsgi_server import WerkzeugBackend
 
 Interface = Literal["wsgi", "asgi"]
 
@@ -52,14 +59,9 @@ class RunningServer:
     def failure(self) -> str | None:
         """Why the server stopped serving before it was asked to stop, or None if it has not."""
         thread = self._thread
-        if thread is None or thread.stopping:
+        if thread is None or thread.stopping or (thread.error is None and thread.is_alive()):
             return None
-        # The backend knows of a death before the thread ends: asyncio first cancels and runs
-        # the tasks left, while clients already find no server.
-        death = thread.backend.death()
-        if death is None and thread.is_alive():
-            return None
-        return f"{self.interface} server on {self.url} died: {death or thread.error!r}"
+        return f"{self.interface} server on {self.url} died: {thread.error!r}"
 
     def abort(self) -> None:
         """Refuse new connections now, and stop the server without waiting for requests in flight.
@@ -69,31 +71,6 @@ class RunningServer:
         """
         if self._thread is not None:
             self._thread.abort()
-
-
-class Backend(Protocol):
-    """One server implementation, driven by `serve` from the calling thread."""
-
-    def run(self, serving: threading.Event) -> None:
-        """Serve on the calling (background) thread until stopped; set `serving` once
-        requests are being answered."""
-
-    def request_stop(self) -> None:
-        """Ask `run` to return soon; may be called from any thread, at any time."""
-
-    def force_stop(self) -> None:
-        """Ask `run` to return now, dropping whatever is still in flight."""
-
-    def refuse_connections(self) -> None:
-        """Make the listening socket refuse new connections at once; may be called from any
-        thread, even while `run`'s thread is blocked."""
-
-    def startup_error(self) -> BaseException | None:
-        """The app's own startup error, when the server reports only that it exited."""
-
-    def death(self) -> BaseException | None:
-        """The error that ended serving, from the moment it did, before `run` has cleaned
-        up and raised it."""
 
 
 def interface_of(app: Callable[..., Any]) -> Interface:
@@ -116,13 +93,13 @@ def serve(
         raise TypeError(f"not a WSGI or ASGI app: {app!r}")
     interface = interface_of(app)
     listener = listen(host, port)
-    bound_port = listener.getsockname()[1]
     try:
         backend = _make_backend(interface, app, listener)
     except BaseException:
         listener.close()
         raise
-    thread = _ServerThread(backend, name=f"{interface} server on http://{host}:{bound_port}")
+    bound_port = listener.getsockname()[1]
+    thread = _ServerThread(backend, listener, f"{interface} server on http://{host}:{bound_port}")
     server = RunningServer(host, bound_port, interface, thread)
     thread.start()
     try:
@@ -140,8 +117,8 @@ def listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: the OS picks one).
 
     Made by hand rather than with `socket.create_server`, whose socket has protocol number 0:
-    asyncio then leaves Nagle's algorithm on for the connections, and every uvicorn response
-    (headers, then body) waits ~40 ms for the client's delayed ACK.
+    asyncio then leaves Nagle's algorithm on for the connections, and every response of an
+    ASGI server that writes headers and body apart waits ~40 ms for the client's delayed ACK.
     """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
@@ -159,48 +136,63 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _make_backend(
     interface: Interface, app: Callable[..., Any], listener: socket.socket
-) -> Backend:
+) -> HypercornBackend | WerkzeugBackend:
     # Import only the server this app needs: the broker's environment has no Werkzeug.
     if interface == "asgi":
-        from providers._asgi_server import UvicornBackend
+        from providers._asgi_server import HypercornBackend
 
-        return UvicornBackend(app, listener)
+        return HypercornBackend(app, listener)
     from providers._wsgi_server import WerkzeugBackend
 
     return WerkzeugBackend(app, listener)
 
 
-class _ServerThread:
-    """A daemon thread running one backend, keeping its error for the caller."""
+def _refuse_connections(family: socket.AddressFamily, address: Any) -> None:
+    """Shut down the listening socket bound to `address` and the connections it accepted: new
+    clients are refused, and those in flight fail now.
 
-    def __init__(self, backend: Backend, *, name: str) -> None:
+    Straight on the sockets, found among this process's open files (Linux, macOS), not through
+    the server: a server that is blocked (a sync call in an async endpoint) or dead cannot.
+    """
+    for fd in os.listdir("/dev/fd"):
+        # Not a socket, or closed meanwhile: an OSError.
+        with (
+            contextlib.suppress(OSError),
+            socket.fromfd(int(fd), family, socket.SOCK_STREAM) as sock,
+        ):
+            if sock.getsockname() == address:
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _ServerThread(threading.Thread):
+    """A daemon thread running one server, keeping the error that ended it."""
+
+    def __init__(
+        self, backend: HypercornBackend | WerkzeugBackend, listener: socket.socket, name: str
+    ) -> None:
+        super().__init__(name=name, daemon=True)
         self.backend = backend
-        # Set when the server answers, or when `run` ended before that.
-        self.settled = threading.Event()
+        self.listener = listener
+        self.address = listener.getsockname()
         self.error: BaseException | None = None
         # Set once the owner asked it to stop: from then on, the thread ending is no failure.
         self.stopping = False
-        self._aborted = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.aborted = False
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.backend.run(self.settled)
-        except BaseException as error:  # SystemExit too: uvicorn exits on a failed startup
-            starting = not self.settled.is_set()
-            self.error = (self.backend.startup_error() if starting else None) or error
-        finally:
-            self.settled.set()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
+    def run(self) -> None:
+        with self.listener:
+            try:
+                self.backend.run()
+            except BaseException as error:  # SystemExit too: what kills a server's own loop
+                self.error = self.backend.startup_error or error
+                # Refused from now, not once the clean-up below (which may be long) is over.
+                _refuse_connections(self.listener.family, self.address)
+            finally:
+                self.backend.close()
 
     def abort(self) -> None:
-        self.stopping = self._aborted = True
-        self.backend.refuse_connections()
+        self.stopping = self.aborted = True
+        _refuse_connections(self.listener.family, self.address)
         self.backend.force_stop()
 
     def stop(self, timeout: float) -> None:
@@ -209,23 +201,18 @@ class _ServerThread:
         After `abort` there is nothing left to wait for gracefully: only the forced part runs.
         """
         self.stopping = True
-        if not self._aborted:
+        if not self.aborted:
             self.backend.request_stop()
-            self._thread.join(timeout * 0.8)
-        if self._thread.is_alive():
+            self.join(timeout * 0.8)
+        if self.is_alive():
             self.backend.force_stop()
-            self._thread.join(timeout * 0.2)
-        if self._thread.is_alive():
-            raise TimeoutError(f"{self._thread.name} did not stop in time: a request blocks it")
+            self.join(timeout * 0.2)
+        if self.is_alive():
+            raise TimeoutError(f"{self.name} did not stop in time: a request blocks it")
 
 
 def _wait_until_answering(thread: _ServerThread, server: RunningServer, *, deadline: float) -> None:
-    if not thread.settled.wait(max(0.0, deadline - time.monotonic())):
-        raise ServerStartError(f"{server.interface} server on {server.url} did not start in time")
-    if thread.error is not None or not thread.is_alive():
-        message = f"{server.interface} server on {server.url} failed to start: {thread.error!r}"
-        raise ServerStartError(message) from thread.error
-    # Serving, by the server's own account; prove it with one real request. Any status will do.
+    """Send the server a real request (any status will do); fail as soon as it has failed."""
     connection = http.client.HTTPConnection(
         server.host, server.port, timeout=max(0.001, deadline - time.monotonic())
     )
@@ -233,6 +220,13 @@ def _wait_until_answering(thread: _ServerThread, server: RunningServer, *, deadl
         connection.request("HEAD", "/")
         connection.getresponse().read()
     except OSError as error:
+        # A server that fails to start shuts its socket down, and this request with it.
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.error is not None:
+            message = f"{server.interface} server on {server.url} failed to start"
+            raise ServerStartError(f"{message}: {thread.error!r}") from thread.error
+        if isinstance(error, TimeoutError):
+            raise ServerStartError(f"{server.url} did not start in time") from error
         raise ServerStartError(f"{server.url} does not answer: {error!r}") from error
     finally:
         connection.close()
