@@ -1,19 +1,18 @@
 """The runner's WSGI server: Werkzeug's threaded server, through its documented API.
 
-`werkzeug.serving.make_server` makes it on the runner's socket (`fd=`), and `socketserver`'s
-`serve_forever` and `shutdown` run and stop it. `shutdown` is seen at the loop's next poll:
-every `POLL_INTERVAL`, which bounds a stop (benchmarks/lifecycle.py: about 6 ms at the median).
-Request threads are daemons, and `server_close` waits for none: a hanging request holds no stop.
+`werkzeug.serving.make_server` makes it on the runner's socket (`fd=`, served on a duplicate);
+`socketserver`'s `serve_forever` runs it, and `shutdown` stops it at the loop's next poll, every
+`POLL_INTERVAL`. Request threads are daemons, and no stop waits for one.
 """
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable
 
 POLL_INTERVAL = 0.01
@@ -30,12 +29,11 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 class WerkzeugBackend:
-    startup_error: BaseException | None = None  # Werkzeug runs no app code to start
+    startup_error = None  # no code of the app's runs to start
 
     def __init__(self, app: Callable[..., Any], listener: socket.socket) -> None:
         host, port = listener.getsockname()[:2]
-        # Werkzeug serves on a duplicate of the runner's bound, listening socket.
-        self._server = make_server(
+        self.server = make_server(
             host,
             port,
             app,
@@ -45,13 +43,12 @@ class WerkzeugBackend:
         )
 
     def run(self) -> None:
-        self._server.serve_forever(poll_interval=POLL_INTERVAL)
+        self.server.serve_forever(poll_interval=POLL_INTERVAL)  # closes the server on its way out
 
     def request_stop(self) -> None:
-        # Returns once `serve_forever` has (within a poll), or at once if it already has.
-        self._server.shutdown()
+        self.server.shutdown()  # returns once `serve_forever` has (within a poll), or has already
 
     force_stop = request_stop
 
     def close(self) -> None:
-        self._server.server_close()  # `serve_forever` did, unless it never ran
+        self.server.server_close()  # for a `serve_forever` that never ran

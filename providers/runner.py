@@ -11,9 +11,7 @@ server within a bounded time.
 
 WSGI apps run on Werkzeug's threaded server (providers/_wsgi_server.py), ASGI apps on Hypercorn
 (providers/_asgi_server.py), each through its documented API; which is decided from the app
-itself (ASGI apps are coroutine functions), and only that server is imported. A server that is
-aborted, or dies, refuses connections at once: its sockets are shut down straight, not through
-the server, which may be blocked (a sync call in an async endpoint blocks the event loop).
+itself (ASGI apps are coroutine functions), and only that server is imported.
 """
 
 from __future__ import annotations
@@ -101,9 +99,22 @@ def serve(
     bound_port = listener.getsockname()[1]
     thread = _ServerThread(backend, listener, f"{interface} server on http://{host}:{bound_port}")
     server = RunningServer(host, bound_port, interface, thread)
+    deadline = time.monotonic() + startup_timeout
     thread.start()
     try:
-        _wait_until_answering(thread, server, deadline=time.monotonic() + startup_timeout)
+        probe = http.client.HTTPConnection(host, bound_port, timeout=startup_timeout)
+        try:
+            # Any answer will do. A server that fails to start shuts its socket down, and this
+            # request with it: the server's own error is then the one to report.
+            probe.request("HEAD", "/")
+            probe.getresponse().read()
+        except OSError as error:  # or TimeoutError: it did not start in time
+            thread.join(max(0.0, deadline - time.monotonic()))
+            cause = thread.error or error
+            message = f"{interface} server on {server.url} failed to start: {cause!r}"
+            raise ServerStartError(message) from cause
+        finally:
+            probe.close()
         yield server
     except BaseException:
         # A server that cannot stop must not hide what ended the block (Ctrl-C above all).
@@ -147,23 +158,6 @@ def _make_backend(
     return WerkzeugBackend(app, listener)
 
 
-def _refuse_connections(family: socket.AddressFamily, address: Any) -> None:
-    """Shut down the listening socket bound to `address` and the connections it accepted: new
-    clients are refused, and those in flight fail now.
-
-    Straight on the sockets, found among this process's open files (Linux, macOS), not through
-    the server: a server that is blocked (a sync call in an async endpoint) or dead cannot.
-    """
-    for fd in os.listdir("/dev/fd"):
-        # Not a socket, or closed meanwhile: an OSError.
-        with (
-            contextlib.suppress(OSError),
-            socket.fromfd(int(fd), family, socket.SOCK_STREAM) as sock,
-        ):
-            if sock.getsockname() == address:
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 class _ServerThread(threading.Thread):
     """A daemon thread running one server, keeping the error that ended it."""
 
@@ -176,8 +170,7 @@ class _ServerThread(threading.Thread):
         self.address = listener.getsockname()
         self.error: BaseException | None = None
         # Set once the owner asked it to stop: from then on, the thread ending is no failure.
-        self.stopping = False
-        self.aborted = False
+        self.stopping = self.aborted = False
 
     def run(self) -> None:
         with self.listener:
@@ -185,14 +178,29 @@ class _ServerThread(threading.Thread):
                 self.backend.run()
             except BaseException as error:  # SystemExit too: what kills a server's own loop
                 self.error = self.backend.startup_error or error
-                # Refused from now, not once the clean-up below (which may be long) is over.
-                _refuse_connections(self.listener.family, self.address)
+                # Refused from now, not once the clean-up (which may take a while) is over.
+                self.refuse_connections()
             finally:
                 self.backend.close()
 
+    def refuse_connections(self) -> None:
+        """Shut the listening socket down, and the connections it accepted: new clients are
+        refused, and those in flight fail now.
+
+        Straight on the sockets, found among the process's open files (Linux, macOS), rather
+        than through a server that may be blocked (a sync call in an async endpoint) or dead.
+        """
+        for fd in os.listdir("/dev/fd"):
+            with (
+                contextlib.suppress(OSError),  # not a socket, or closed meanwhile
+                socket.fromfd(int(fd), self.listener.family, socket.SOCK_STREAM) as sock,
+            ):
+                if sock.getsockname() == self.address:
+                    sock.shutdown(socket.SHUT_RDWR)
+
     def abort(self) -> None:
         self.stopping = self.aborted = True
-        _refuse_connections(self.listener.family, self.address)
+        self.refuse_connections()
         self.backend.force_stop()
 
     def stop(self, timeout: float) -> None:
@@ -209,24 +217,3 @@ class _ServerThread(threading.Thread):
             self.join(timeout * 0.2)
         if self.is_alive():
             raise TimeoutError(f"{self.name} did not stop in time: a request blocks it")
-
-
-def _wait_until_answering(thread: _ServerThread, server: RunningServer, *, deadline: float) -> None:
-    """Send the server a real request (any status will do); fail as soon as it has failed."""
-    connection = http.client.HTTPConnection(
-        server.host, server.port, timeout=max(0.001, deadline - time.monotonic())
-    )
-    try:
-        connection.request("HEAD", "/")
-        connection.getresponse().read()
-    except OSError as error:
-        # A server that fails to start shuts its socket down, and this request with it.
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.error is not None:
-            message = f"{server.interface} server on {server.url} failed to start"
-            raise ServerStartError(f"{message}: {thread.error!r}") from thread.error
-        if isinstance(error, TimeoutError):
-            raise ServerStartError(f"{server.url} did not start in time") from error
-        raise ServerStartError(f"{server.url} does not answer: {error!r}") from error
-    finally:
-        connection.close()
