@@ -191,12 +191,15 @@ class _ServerThread(threading.Thread):
         than through a server that may be blocked (a sync call in an async endpoint) or dead.
         """
         for fd in os.listdir("/dev/fd"):
-            with (
-                contextlib.suppress(OSError),  # not a socket, or closed meanwhile
-                socket.fromfd(int(fd), self.listener.family, socket.SOCK_STREAM) as sock,
-            ):
-                if sock.getsockname() == self.address:
-                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # not a socket, or closed meanwhile
+                # An object over the descriptor itself, not over a copy: detached, it closes
+                # nothing, and one that fails to be made (not a socket) has nothing to close.
+                sock = socket.socket(self.listener.family, socket.SOCK_STREAM, 0, int(fd))
+                try:
+                    if sock.getsockname() == self.address:
+                        sock.shutdown(socket.SHUT_RDWR)
+                finally:
+                    sock.detach()
 
     def abort(self) -> None:
         self.stopping = self.aborted = True
