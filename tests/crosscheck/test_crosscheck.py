@@ -169,21 +169,21 @@ id_texts = st.one_of(
     st.sampled_from(["0", "-0", "+1", "1.0", "1e3", "0x1f", ".", "..", "%", "١٢٣", "123 "]),
     st.text(max_size=10),
 )
-segments = st.text(max_size=10).map(lambda text: quote(text, safe=""))
+# A path as an HTTP client sends one: no empty segment (`//`), which clients do not write and
+# servers read differently (Werkzeug's reads `//users/1` as a host), so no consumer sees it.
+segments = st.text(min_size=1, max_size=10).map(lambda text: quote(text, safe=""))
 paths = st.one_of(
     id_texts.map(lambda text: "/users/" + quote(text, safe="")),
     st.builds(
         lambda text, layout: layout.format(quote(text, safe="")),
         id_texts,
-        st.sampled_from(["/users/{}/", "//users/{}", "/users//{}", "/users/{}/x", "/USERS/{}"]),
+        st.sampled_from(["/users/{}/", "/users/{}/x", "/USERS/{}"]),
     ),
     st.sampled_from(
         [
             "/",
             "/users",
             "/users/",
-            "//users/",
-            "/users//",
             api.STATE_PATH,
             api.STATE_PATH + "/",
             "/_pact",
