@@ -5,7 +5,7 @@ then stops listening, waits for the requests in flight and runs the app's lifesp
 (https://hypercorn.readthedocs.io/en/latest/how_to_guides/api_usage.html), here on the
 runner's socket, given as `fd://N` (how_to_guides/binds.html). uvicorn documents no way to stop
 its server (encode/uvicorn#742). Hypercorn's `graceful_timeout` does not bound that wait on
-Python 3.12+ (pgjones/hypercorn#308): the runner's forced stop does, cancelling every task.
+Python 3.12+ (pgjones/hypercorn#308): the runner's forced stop does, cancelling them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class HypercornBackend:
         # The error the app's lifespan startup failed with: Hypercorn reports it with an error
         # of its own, which has the app's as text only.
         self.startup_error: BaseException | None = None
+        self.requests: set[asyncio.Task[Any]] = set()
         self.config = hypercorn.config.Config()
         # Errors go to the "hypercorn.error" logger as it is (no request is logged); its one
         # INFO line, "Running on ... (CTRL + C to quit)", is not for a server in a thread.
@@ -48,15 +49,25 @@ class HypercornBackend:
         self.config.bind = [f"fd://{self.duplicate}"]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """The app as Hypercorn serves it: the app, keeping its lifespan's startup error."""
+        """The app as Hypercorn serves it, keeping the error its lifespan startup failed with
+        and the requests in flight (Hypercorn runs each app call in a task of its own)."""
+        if scope["type"] == "lifespan":
 
-        async def keeping_send(message: Any) -> None:
-            if message["type"] == "lifespan.startup.failed":
-                # Sent while the app handles the error it failed with (Starlette does so).
-                self.startup_error = sys.exception()
-            await send(message)
+            async def keeping_send(message: Any) -> None:
+                if message["type"] == "lifespan.startup.failed":
+                    # Sent while the app handles the error it failed with (Starlette does so).
+                    self.startup_error = sys.exception()
+                await send(message)
 
-        await self.app(scope, receive, keeping_send if scope["type"] == "lifespan" else send)
+            await self.app(scope, receive, keeping_send)
+            return
+        request = asyncio.current_task()
+        assert request is not None  # an app is always called from a task
+        self.requests.add(request)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.requests.discard(request)
 
     def run(self) -> None:
         # Off the main thread, and with a shutdown trigger, Hypercorn installs no signal handler.
@@ -70,12 +81,13 @@ class HypercornBackend:
         self._call_soon(self.stopping.set)
 
     def force_stop(self) -> None:
-        self._call_soon(self._cancel_all)
+        self._call_soon(self._cancel_requests)
 
-    def _cancel_all(self) -> None:
-        # The requests in flight, and Hypercorn's wait for them, which a hanging one holds up.
-        for task in asyncio.all_tasks(self.loop):
-            task.cancel()
+    def _cancel_requests(self) -> None:
+        # Hypercorn then stops as gracefully as ever, with no request left to wait for.
+        self.stopping.set()
+        for request in self.requests:
+            request.cancel()
 
     def _call_soon(self, callback: Callable[[], None]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed
