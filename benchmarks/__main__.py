@@ -520,7 +520,7 @@ def _machine(load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
             "flask",
             "werkzeug",
             "fastapi",
-            "uvicorn",
+            "hypercorn",
             "django",
             "httpx",
             "nox",

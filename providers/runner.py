@@ -9,8 +9,9 @@ answered a real HTTP request, and a server that fails to start raises `ServerSta
 the original error as its cause, at once, not after a timeout. Leaving the block stops the
 server within a bounded time.
 
-WSGI apps run on Werkzeug's threaded server, ASGI apps on uvicorn; which is decided from the
-app itself (ASGI apps are coroutine functions), and only that server is imported.
+WSGI apps run on Werkzeug's threaded server (providers/_wsgi_server.py), ASGI apps on Hypercorn
+(providers/_asgi_server.py), each through its documented API; which is decided from the app
+itself (ASGI apps are coroutine functions), and only that server is imported.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from __future__ import annotations
 import contextlib
 import http.client
 import inspect
+import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from providers._asgi_server import HypercornBackend
+    from providers._wsgi_server import WerkzeugBackend
 
 Interface = Literal["wsgi", "asgi"]
 
@@ -52,14 +57,9 @@ class RunningServer:
     def failure(self) -> str | None:
         """Why the server stopped serving before it was asked to stop, or None if it has not."""
         thread = self._thread
-        if thread is None or thread.stopping:
+        if thread is None or thread.stopping or (thread.error is None and thread.is_alive()):
             return None
-        # The backend knows of a death before the thread ends: asyncio first cancels and runs
-        # the tasks left, while clients already find no server.
-        death = thread.backend.death()
-        if death is None and thread.is_alive():
-            return None
-        return f"{self.interface} server on {self.url} died: {death or thread.error!r}"
+        return f"{self.interface} server on {self.url} died: {thread.error!r}"
 
     def abort(self) -> None:
         """Refuse new connections now, and stop the server without waiting for requests in flight.
@@ -69,31 +69,6 @@ class RunningServer:
         """
         if self._thread is not None:
             self._thread.abort()
-
-
-class Backend(Protocol):
-    """One server implementation, driven by `serve` from the calling thread."""
-
-    def run(self, serving: threading.Event) -> None:
-        """Serve on the calling (background) thread until stopped; set `serving` once
-        requests are being answered."""
-
-    def request_stop(self) -> None:
-        """Ask `run` to return soon; may be called from any thread, at any time."""
-
-    def force_stop(self) -> None:
-        """Ask `run` to return now, dropping whatever is still in flight."""
-
-    def refuse_connections(self) -> None:
-        """Make the listening socket refuse new connections at once; may be called from any
-        thread, even while `run`'s thread is blocked."""
-
-    def startup_error(self) -> BaseException | None:
-        """The app's own startup error, when the server reports only that it exited."""
-
-    def death(self) -> BaseException | None:
-        """The error that ended serving, from the moment it did, before `run` has cleaned
-        up and raised it."""
 
 
 def interface_of(app: Callable[..., Any]) -> Interface:
@@ -116,17 +91,30 @@ def serve(
         raise TypeError(f"not a WSGI or ASGI app: {app!r}")
     interface = interface_of(app)
     listener = listen(host, port)
-    bound_port = listener.getsockname()[1]
     try:
         backend = _make_backend(interface, app, listener)
     except BaseException:
         listener.close()
         raise
-    thread = _ServerThread(backend, name=f"{interface} server on http://{host}:{bound_port}")
+    bound_port = listener.getsockname()[1]
+    thread = _ServerThread(backend, listener, f"{interface} server on http://{host}:{bound_port}")
     server = RunningServer(host, bound_port, interface, thread)
+    deadline = time.monotonic() + startup_timeout
     thread.start()
     try:
-        _wait_until_answering(thread, server, deadline=time.monotonic() + startup_timeout)
+        probe = http.client.HTTPConnection(host, bound_port, timeout=startup_timeout)
+        try:
+            # Any answer will do. A server that fails to start shuts its socket down, and this
+            # request with it: the server's own error is then the one to report.
+            probe.request("HEAD", "/")
+            probe.getresponse().read()
+        except OSError as error:  # or TimeoutError: it did not start in time
+            thread.join(max(0.0, deadline - time.monotonic()))
+            cause = thread.error or error
+            message = f"{interface} server on {server.url} failed to start: {cause!r}"
+            raise ServerStartError(message) from cause
+        finally:
+            probe.close()
         yield server
     except BaseException:
         # A server that cannot stop must not hide what ended the block (Ctrl-C above all).
@@ -140,8 +128,8 @@ def listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: the OS picks one).
 
     Made by hand rather than with `socket.create_server`, whose socket has protocol number 0:
-    asyncio then leaves Nagle's algorithm on for the connections, and every uvicorn response
-    (headers, then body) waits ~40 ms for the client's delayed ACK.
+    asyncio then leaves Nagle's algorithm on for the connections, and every response of an
+    ASGI server that writes headers and body apart waits ~40 ms for the client's delayed ACK.
     """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
@@ -159,48 +147,63 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _make_backend(
     interface: Interface, app: Callable[..., Any], listener: socket.socket
-) -> Backend:
+) -> HypercornBackend | WerkzeugBackend:
     # Import only the server this app needs: the broker's environment has no Werkzeug.
     if interface == "asgi":
-        from providers._asgi_server import UvicornBackend
+        from providers._asgi_server import HypercornBackend
 
-        return UvicornBackend(app, listener)
+        return HypercornBackend(app, listener)
     from providers._wsgi_server import WerkzeugBackend
 
     return WerkzeugBackend(app, listener)
 
 
-class _ServerThread:
-    """A daemon thread running one backend, keeping its error for the caller."""
+class _ServerThread(threading.Thread):
+    """A daemon thread running one server, keeping the error that ended it."""
 
-    def __init__(self, backend: Backend, *, name: str) -> None:
+    def __init__(
+        self, backend: HypercornBackend | WerkzeugBackend, listener: socket.socket, name: str
+    ) -> None:
+        super().__init__(name=name, daemon=True)
         self.backend = backend
-        # Set when the server answers, or when `run` ended before that.
-        self.settled = threading.Event()
+        self.listener = listener
+        self.address = listener.getsockname()
         self.error: BaseException | None = None
         # Set once the owner asked it to stop: from then on, the thread ending is no failure.
-        self.stopping = False
-        self._aborted = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.stopping = self.aborted = False
 
-    def start(self) -> None:
-        self._thread.start()
+    def run(self) -> None:
+        with self.listener:
+            try:
+                self.backend.run()
+            except BaseException as error:  # SystemExit too: what kills a server's own loop
+                self.error = self.backend.startup_error or error
+                # Refused from now, not once the clean-up (which may take a while) is over.
+                self.refuse_connections()
+            finally:
+                self.backend.close()
 
-    def _run(self) -> None:
-        try:
-            self.backend.run(self.settled)
-        except BaseException as error:  # SystemExit too: uvicorn exits on a failed startup
-            starting = not self.settled.is_set()
-            self.error = (self.backend.startup_error() if starting else None) or error
-        finally:
-            self.settled.set()
+    def refuse_connections(self) -> None:
+        """Shut the listening socket down, and the connections it accepted: new clients are
+        refused, and those in flight fail now.
 
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
+        Straight on the sockets, found among the process's open files (Linux, macOS), rather
+        than through a server that may be blocked (a sync call in an async endpoint) or dead.
+        """
+        for fd in os.listdir("/dev/fd"):
+            with contextlib.suppress(OSError):  # not a socket, or closed meanwhile
+                # An object over the descriptor itself, not over a copy: detached, it closes
+                # nothing, and one that fails to be made (not a socket) has nothing to close.
+                sock = socket.socket(self.listener.family, socket.SOCK_STREAM, 0, int(fd))
+                try:
+                    if sock.getsockname() == self.address:
+                        sock.shutdown(socket.SHUT_RDWR)
+                finally:
+                    sock.detach()
 
     def abort(self) -> None:
-        self.stopping = self._aborted = True
-        self.backend.refuse_connections()
+        self.stopping = self.aborted = True
+        self.refuse_connections()
         self.backend.force_stop()
 
     def stop(self, timeout: float) -> None:
@@ -209,30 +212,11 @@ class _ServerThread:
         After `abort` there is nothing left to wait for gracefully: only the forced part runs.
         """
         self.stopping = True
-        if not self._aborted:
+        if not self.aborted:
             self.backend.request_stop()
-            self._thread.join(timeout * 0.8)
-        if self._thread.is_alive():
+            self.join(timeout * 0.8)
+        if self.is_alive():
             self.backend.force_stop()
-            self._thread.join(timeout * 0.2)
-        if self._thread.is_alive():
-            raise TimeoutError(f"{self._thread.name} did not stop in time: a request blocks it")
-
-
-def _wait_until_answering(thread: _ServerThread, server: RunningServer, *, deadline: float) -> None:
-    if not thread.settled.wait(max(0.0, deadline - time.monotonic())):
-        raise ServerStartError(f"{server.interface} server on {server.url} did not start in time")
-    if thread.error is not None or not thread.is_alive():
-        message = f"{server.interface} server on {server.url} failed to start: {thread.error!r}"
-        raise ServerStartError(message) from thread.error
-    # Serving, by the server's own account; prove it with one real request. Any status will do.
-    connection = http.client.HTTPConnection(
-        server.host, server.port, timeout=max(0.001, deadline - time.monotonic())
-    )
-    try:
-        connection.request("HEAD", "/")
-        connection.getresponse().read()
-    except OSError as error:
-        raise ServerStartError(f"{server.url} does not answer: {error!r}") from error
-    finally:
-        connection.close()
+            self.join(timeout * 0.2)
+        if self.is_alive():
+            raise TimeoutError(f"{self.name} did not stop in time: a request blocks it")

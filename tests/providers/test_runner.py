@@ -202,7 +202,7 @@ def test_a_server_that_dies_says_why_and_stops_without_error() -> None:
         raise SystemExit
 
     async def kill_the_loop(request: Request) -> JSONResponse:
-        asyncio.get_running_loop().call_soon(die)  # an error escaping uvicorn's own loop
+        asyncio.get_running_loop().call_soon(die)  # an error escaping the server's own loop
         return JSONResponse({})
 
     with serve(Starlette(routes=[Route("/die", kill_the_loop)])) as server:

@@ -297,15 +297,16 @@ def test_head_answers_like_get_without_the_body(provider: Provider, path: str) -
 # -- Raw requests that an HTTP client library would tidy up ------------------------------------
 
 
-def raw_exchange(provider: Provider, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    """Send the method as written (httpx upper-cases methods; http.client does not)."""
+def raw_status(provider: Provider, method: str, path: str) -> int:
+    """The status of a request whose method is sent as written (httpx upper-cases methods;
+    http.client does not). Only the status line is read: Hypercorn answers `head` as HEAD, with
+    no body, while its h11 waits for the body that the headers announce, and drops the
+    connection."""
     host, port = provider.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         connection.request(method, path)
-        response = connection.getresponse()
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        return response.status, headers, response.read()
+        return connection.getresponse().status
     finally:
         connection.close()
 
@@ -313,10 +314,11 @@ def raw_exchange(provider: Provider, method: str, path: str) -> tuple[int, dict[
 @pytest.mark.parametrize("method", ["get", "Get", "delete", "options", "head"])
 def test_a_method_in_lower_case_is_never_a_server_error(provider: Provider, method: str) -> None:
     """Clients send method tokens as written, and Pact's verifiers write them in upper case.
-    Servers differ on `get` (Werkzeug upper-cases it); whatever the answer, it is no 5xx."""
+    Servers differ on `get` (Werkzeug and Hypercorn upper-case it); whatever the answer, it is
+    no 5xx."""
     provider.store.put(VERNA_HAMPTON)
-    assert raw_exchange(provider, method, "/users/123")[0] < 500
-    assert raw_exchange(provider, method, "/nowhere")[0] < 500
+    assert raw_status(provider, method, "/users/123") < 500
+    assert raw_status(provider, method, "/nowhere") < 500
 
 
 def test_a_malformed_content_length_is_a_4xx(provider: Provider) -> None:

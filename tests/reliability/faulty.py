@@ -53,7 +53,7 @@ def _raise_system_exit() -> None:
 
 class CrashingStore(InMemoryUserRepository):
     """The first read kills the server thread that serves it, as an error escaping the server's
-    own loop would: uvicorn's event loop (which runs this read), or Werkzeug's accept loop
+    own loop would: Hypercorn's event loop (which runs this read), or Werkzeug's accept loop
     (which this read's request thread is not; the error lands there at its next wake-up)."""
 
     def get(self, user_id: int) -> User | None:
@@ -66,7 +66,7 @@ class CrashingStore(InMemoryUserRepository):
                         ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit)
                     )
         else:
-            loop.call_soon(_raise_system_exit)  # outside any request: uvicorn cannot catch it
+            loop.call_soon(_raise_system_exit)  # outside any request: Hypercorn cannot catch it
         return super().get(user_id)
 
 
