@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import operator
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,20 +95,17 @@ SERIES: list[Series] = [
 ]
 
 
+def _series_of(framework: str, python: str | None) -> list[Series]:
+    """The framework's series, oldest first (those that run on `python`, if given)."""
+    return [s for s in SERIES if s.framework == framework and python in (None, *s.pythons)]
+
+
 def newest(framework: str, python: str | None = None) -> Series:
-    """The framework's newest series (that runs on `python`, if given)."""
-    runs = [
-        s for s in SERIES if s.framework == framework and (python is None or python in s.pythons)
-    ]
-    return runs[-1]
+    return _series_of(framework, python)[-1]
 
 
 def oldest(framework: str, python: str | None = None) -> Series:
-    """The framework's oldest series (that runs on `python`, if given)."""
-    runs = [
-        s for s in SERIES if s.framework == framework and (python is None or python in s.pythons)
-    ]
-    return runs[0]
+    return _series_of(framework, python)[0]
 
 
 def installed_series(framework: str) -> str:
@@ -115,12 +113,12 @@ def installed_series(framework: str) -> str:
     release past the newest series counts as that series (the canary lifts its bounds); any
     other release outside the declared series is named by its own version."""
     version = importlib.metadata.version(framework)
-    declared = [series for series in SERIES if series.framework == framework]
+    declared = _series_of(framework, None)
     for series in declared:
         if version == series.release or version.startswith(f"{series.release}."):
             return series.name
-    newest_release = _version(declared[-1].release)
-    if _version(version.split("rc")[0].split("a")[0].split("b")[0])[:2] > newest_release:
+    release = re.match(r"\d+(\.\d+)*", version)  # 6.2.0rc1 -> 6.2.0
+    if release and _version(release.group(0)) > _version(declared[-1].release):
         return declared[-1].name
     return f"{framework}-{version}"
 
