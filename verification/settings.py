@@ -117,14 +117,22 @@ class Settings:
         provider_version = environ.get("PACT_PROVIDER_VERSION") or commit
         if not provider_version:
             raise SettingsError("not a git checkout: set PACT_PROVIDER_VERSION")
+        selectors = _selectors(environ.get("PACT_CONSUMER_VERSION_SELECTORS"))
+        provider_branch = environ.get("PACT_PROVIDER_BRANCH") or branch
+        if pact_url is None and provider_branch is None and {"matchingBranch": True} in selectors:
+            # The broker refuses the selector without the branch (a 400 in every cell).
+            raise SettingsError(
+                "no provider branch (a detached HEAD?), which the matchingBranch selector "
+                "needs: check out a branch, or set PACT_PROVIDER_BRANCH"
+            )
         return cls(
             broker=broker,
             embedded=embedded,
             provider_version=provider_version,
-            provider_branch=environ.get("PACT_PROVIDER_BRANCH") or branch,
+            provider_branch=provider_branch,
             consumer_version=environ.get("PACT_CONSUMER_VERSION") or commit or provider_version,
             consumer_branch=environ.get("PACT_CONSUMER_BRANCH") or branch,
-            selectors=_selectors(environ.get("PACT_CONSUMER_VERSION_SELECTORS")),
+            selectors=selectors,
             # Pending and work-in-progress pacts are verified without failing the build: they
             # protect a provider's build from expectations a consumer published on its own.
             # The embedded broker holds this checkout's own pacts, published by this checkout,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from matrix import PROVIDER
+from verification import gitinfo
 from verification.__main__ import main
 
 GOOD = {
@@ -69,3 +70,21 @@ def test_a_wrong_variable_is_one_line_naming_it(
     assert said.err.startswith("error: ")
     assert says in said.err
     assert said.err.count("\n") == 1
+
+
+def test_a_checkout_with_no_branch_is_told_to_name_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A detached HEAD (a `git worktree add` of a commit, say) has no branch, which the
+    matchingBranch selector needs: every cell would fail on the broker's 400."""
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PACT_PROVIDER_BRANCH")
+    monkeypatch.setattr(gitinfo, "branch", lambda cwd, environ: None)
+    assert main(["settings"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("error: no provider branch (a detached HEAD?)")
+    assert "PACT_PROVIDER_BRANCH" in said
+    # With a pact named by URL, or selectors that need no branch, there is nothing to ask.
+    monkeypatch.setenv("PACT_CONSUMER_VERSION_SELECTORS", '[{"mainBranch": true}]')
+    assert main(["settings"]) == 0
