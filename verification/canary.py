@@ -151,9 +151,14 @@ def installed(venv: Path) -> dict[str, str]:
     return {package["name"].lower(): package["version"] for package in json.loads(listed)}
 
 
-def locked(lock: Path) -> dict[str, str]:
+def locked(lock: Path) -> dict[str, list[str]]:
+    """Every version uv.lock pins of each package (one per series: Django 5.2 and 6.1)."""
     packages: list[dict[str, Any]] = tomllib.loads(lock.read_text("utf-8"))["package"]
-    return {p["name"].lower(): p["version"] for p in packages if "version" in p}
+    pins: dict[str, list[str]] = {}
+    for package in packages:
+        if "version" in package:
+            pins.setdefault(package["name"].lower(), []).append(package["version"])
+    return pins
 
 
 def framework_packages(pyproject: Path) -> dict[str, set[str]]:
@@ -189,9 +194,9 @@ def report(project: Path, copy: Path) -> tuple[bool, str]:
         venv = copy / ".nox" / re.sub(r"[^\w]+", "-", result["cell"]).strip("-")
         has = installed(venv) if venv.is_dir() else {}
         newer = [
-            f"{name} {has[name]} (locked {pins.get(name, 'nowhere')})"
+            f"{name} {has[name]} (locked {', '.join(pins.get(name, ['nowhere']))})"
             for name in sorted(packages[result["framework"]])
-            if name in has and has[name] != pins.get(name)
+            if name in has and has[name] not in pins.get(name, [])
         ]
         verdict = "passed" if result["success"] else "**failed**"
         lines.append(f"| {result['cell']} | {verdict} | {', '.join(newer) or 'none'} |")

@@ -11,7 +11,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from matrix import FRAMEWORKS, PROJECT_ROOT, newest
+from matrix import FRAMEWORKS, PROJECT_ROOT, SERIES, newest
 from verification import canary
 
 
@@ -73,3 +73,12 @@ def test_no_result_is_no_pass(tmp_path: Path) -> None:
     passed, text = canary.report(PROJECT_ROOT, tmp_path)
     assert not passed
     assert "No cell wrote a result" in text
+
+
+def test_the_lock_pins_one_release_of_each_series_and_the_report_knows_them_all() -> None:
+    pins = canary.locked(PROJECT_ROOT / "uv.lock")
+    django = [series.release for series in SERIES if series.framework == "django"]
+    assert len(pins["django"]) == len(django) == 2
+    assert all(
+        any(version.startswith(f"{release}.") for version in pins["django"]) for release in django
+    )
