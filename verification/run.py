@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -188,16 +189,18 @@ class Run:
         """Record that `cell` started in this run (the first cell also names the owner)."""
         self.state.mkdir(parents=True, exist_ok=True)
         owner = self.state / "owner.json"
-        if not owner.exists():
-            _remove_old_runs(self.folder.parent, keep=self.folder)
-            _write_json(
-                owner,
-                {
-                    "pid": self.owner_pid or os.getpid(),
-                    "started": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "first_cell": cell,
-                },
-            )
+        # Under `nox --parallel` cells start at once: one of them is the first.
+        with _locked(self.state / "owner.lock"):
+            if not owner.exists():
+                _remove_old_runs(self.folder.parent, keep=self.folder)
+                _write_json(
+                    owner,
+                    {
+                        "pid": self.owner_pid or os.getpid(),
+                        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "first_cell": cell,
+                    },
+                )
         self.record(CellRecord(cell))
 
     def record(self, record: CellRecord) -> None:
@@ -487,10 +490,13 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _write_json(path: Path, data: object) -> None:
+    """Write `path` whole or not at all, even while another process writes it too."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data), encoding="utf-8")
-    partial.replace(path)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as partial:
+        partial.write(json.dumps(data))
+    Path(partial.name).replace(path)
 
 
 @dataclass(frozen=True)

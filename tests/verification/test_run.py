@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -260,6 +261,7 @@ def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_pat
 
 CLAIM_VIRTUALENVS = """
 import sys
+import threading
 from pathlib import Path
 from verification import run
 chosen = Path(run.Virtualenvs(sys.argv[1]))
@@ -310,3 +312,24 @@ def test_virtualenvs_of_a_killed_nox_are_removed_by_the_next(tmp_path: Path) -> 
     assert left.exists()  # nothing is done until nox reads the option
     claim_virtualenvs(default).communicate("", timeout=60)
     assert not left.exists()
+
+
+def test_cells_that_start_at_once_agree_on_the_first_and_write_whole_records(runs: Path) -> None:
+    """Under `nox --parallel` cells start together: each record is written whole, and exactly
+    one cell is the run's first (a race once failed a cell on a half-renamed owner record)."""
+    started = Run(id="together", folder=runs / "together", owner_pid=os.getpid())
+    barrier = threading.Barrier(len(ALL_CELLS))
+
+    def start(cell: str) -> None:
+        barrier.wait()
+        started.start_cell(cell)
+
+    threads = [threading.Thread(target=start, args=(cell,)) for cell in ALL_CELLS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert started.first_cell() in ALL_CELLS
+    assert set(started.records()) == set(ALL_CELLS)
+    assert not [path for path in started.state.rglob(".*") if path.is_file()]  # no partials
