@@ -6,6 +6,9 @@ from __future__ import annotations
 from providers import api
 
 DEBUG = False  # errors are the URLconf's JSON error views, never Django's debug pages
+# As `startproject` writes it: Django sets the process's TZ from this, and its global default
+# (America/Chicago) stamped every log line of a test process six hours off.
+TIME_ZONE = "UTC"
 # Nothing reads the Host (no CommonMiddleware, no CSRF, no absolute URLs).
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "providers.django"
