@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks import matrix
 from benchmarks.failures import HANG_SECONDS, PASSING, SCENARIOS
 from benchmarks.harness import median
-from matrix import FRAMEWORKS, PROJECT_ROOT
+from matrix import ALL_CELLS, FRAMEWORKS, PROJECT_ROOT
 
 START_MARKER = "<!-- bench:start (written by `nox -s bench`; edit outside these markers) -->"
 END_MARKER = "<!-- bench:end -->"
@@ -315,7 +315,8 @@ class Bench:
         trees.append(("after (this tree)", matrix.copy_worktree(self.scratch / "current")))
         backends = ["uv", *(["virtualenv"] if virtualenv else [])]
         rows = [
-            "`nox -s verify` (6 cells x 6 interactions) in a scratch copy with its own venv "
+            f"`nox -s verify` ({len(ALL_CELLS)} cells, each verifying the consumer's pact) in a "
+            "scratch copy with its own venv "
             "folder. Cold: new venvs (download caches warm); warm: venvs reused, median of "
             f'{self.arguments.repeats}. "Outside": the share of the wall time not spent in '
             "the cells' `verification.cell.run` (which includes importing the framework).",

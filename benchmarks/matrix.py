@@ -38,6 +38,10 @@ ENVIRONMENT = {
 LEFT_OUT = ("VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_MATRIX_RUN")
 
 
+# nox's result_code of a skipped session.
+SKIPPED = 2
+
+
 @dataclass(frozen=True)
 class MatrixRun:
     wall: float  # the whole nox run
@@ -99,6 +103,8 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
         "nox",
         "--sessions",
         "verify",
+        # As users run the matrix: under --parallel nox cannot queue the verdict, so it is named.
+        *(["verdict"] if jobs > 1 else []),
         "--envdir",
         str(envdir),
         "--force-venv-backend",
@@ -122,6 +128,7 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
             session["duration"]
         )
         for session in json.loads(report.read_text("utf-8"))["sessions"]
+        if session["result_code"] != SKIPPED  # a combination the matrix leaves out
     }
     verification = {}
     # The run's folder (results/runs/<run>/): this nox's only run, results/ being removed first.
