@@ -113,7 +113,7 @@ def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRu
         str(report),
     ]
     if jobs > 1:
-        command += ["--parallel", str(jobs), "--allow-parallel"]
+        command += ["--parallel", str(jobs)]  # the cells allow it; the verdict runs after them
     # Arguments after `--` go to each cell's pytest: a JUnit file per cell (pytest expands the
     # variable, which nox sets to the session's name), for its test times.
     command += ["--", f"--junitxml={junit_dir}/$NOX_CURRENT_SESSION.xml"]

@@ -316,9 +316,18 @@ class Run:
         `whole`: the caller knows every cell was attempted (CI ran each as a job), so a cell
         without a record failed rather than was left out.
         """
-        filtered = sorted(
-            cell for cell in self.records() if (self._result(cell) or {}).get("filtered")
-        )
+        records = self.records()
+        running = sorted(cell for cell, record in records.items() if record.outcome == "running")
+        # (CI's final job, `whole`, runs after every cell job has ended.)
+        if running and not whole and self.in_progress():
+            # Under `nox --parallel --allow-parallel` nox may start the verdict beside the last
+            # cells: judged now, a cell still verifying would count as one with no result.
+            return (
+                f"{', '.join(running)} still running: the verdict is drawn once every cell has "
+                "ended (`--allow-parallel` lets nox start it beside them), and nothing was "
+                "published"
+            )
+        filtered = sorted(cell for cell in records if (self._result(cell) or {}).get("filtered"))
         if filtered:
             return (
                 f"{', '.join(filtered)} verified only the interactions a filter chose "

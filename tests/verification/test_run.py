@@ -333,3 +333,22 @@ def test_cells_that_start_at_once_agree_on_the_first_and_write_whole_records(run
     assert started.first_cell() in ALL_CELLS
     assert set(started.records()) == set(ALL_CELLS)
     assert not [path for path in started.state.rglob(".*") if path.is_file()]  # no partials
+
+
+def test_no_verdict_is_drawn_while_a_cell_of_the_run_is_still_running(runs: Path) -> None:
+    """`nox -s verify verdict --parallel 2 --allow-parallel` let nox start the verdict beside
+    the last cell, which it then published as a cell with no result: a failed version."""
+    going = Run(id="going", folder=runs / "going", owner_pid=os.getpid())
+    for cell in ALL_CELLS[:-1]:
+        with going.cell(cell, fail):
+            pass
+    going.start_cell(ALL_CELLS[-1])  # started, not ended
+
+    problem = going.why_no_verdict()
+
+    assert problem is not None
+    assert f"{ALL_CELLS[-1]} still running" in problem
+    assert "nothing was published" in problem
+    with going.cell(ALL_CELLS[-1], fail):
+        pass
+    assert going.why_no_verdict() is None
