@@ -416,7 +416,9 @@ _TEMPLATES = jinja2.Environment(
 
 def html_page(report: MatrixReport) -> str:
     """A self-contained page (inline CSS, no scripts, no external assets) of the matrix."""
-    return _TEMPLATES.get_template("report.html.j2").render(report=report, Status=Status)
+    return _TEMPLATES.get_template("report.html.j2").render(
+        report=report, Status=Status, QUIET=QUIET
+    )
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,6 +11,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from matrix import FRAMEWORKS, PROJECT_ROOT, SERIES, newest
 from verification import canary
 
@@ -82,3 +84,28 @@ def test_the_lock_pins_one_release_of_each_series_and_the_report_knows_them_all(
     assert all(
         any(version.startswith(f"{release}.") for version in pins["django"]) for release in django
     )
+
+
+def test_a_series_declared_for_other_pythons_than_its_release_installs_on_is_drift(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What uv resolves from the index is stood in for here (the canary asks the network):
+    the comparison with the declared Pythons is what is checked."""
+
+    def index(django_61_from: str) -> None:
+        def resolves(requirement: str, python: str) -> bool:
+            if requirement.startswith("django>=6.1"):
+                return tuple(map(int, python.split("."))) >= tuple(
+                    map(int, django_61_from.split("."))
+                )
+            return True
+
+        monkeypatch.setattr(canary, "_resolves", resolves)
+
+    index(django_61_from="3.12")  # as Django 6.1's Requires-Python says, and pyproject declares
+    assert canary.pythons_drift(PROJECT_ROOT) == []
+
+    index(django_61_from="3.11")  # a release that would also install on 3.11
+    (drift,) = canary.pythons_drift(PROJECT_ROOT)
+    assert drift.startswith("- django-6.1 installs on Python 3.11, 3.12, 3.13 but is declared")
+    assert "[tool.uv.dependency-groups]" in drift

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import pytest
 
-from matrix import ALL_CELLS, PROJECT_ROOT
+from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
 from verification import run
 from verification.run import CellRecord, Run, RunError, VerdictSummary
 
@@ -216,6 +216,8 @@ def test_the_summary_of_a_partial_run_says_nothing_was_published(runs: Path) -> 
     text = run.summary(partial)
 
     assert f"| {ALL_CELLS[0]} | passed |" in text
+    for cell, why in LEFT_OUT.items():  # a combination the matrix leaves out says why
+        assert f"| {cell} | left out: {why} | - | - |" in text
     assert text.splitlines()[-1].startswith(
         f"run partial is part of the matrix (1 of {len(ALL_CELLS)}"
     )
