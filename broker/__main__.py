@@ -45,6 +45,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="port to listen on; 0 picks a free one (default 9292)",
     )
     parser.add_argument(
+        "--fd",
+        type=int,
+        metavar="N",
+        help="serve on this listening socket, inherited from the process that started the "
+        "broker (which knows the address at once); --host and --port are then ignored",
+    )
+    parser.add_argument(
         "--db",
         type=Path,
         default=Path("pact_broker.sqlite"),
@@ -121,7 +128,11 @@ def _stop_when_gone(server: _Server, pid: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     try:
-        sock = _bind(arguments.host, arguments.port)
+        sock = (
+            _bind(arguments.host, arguments.port)
+            if arguments.fd is None
+            else socket.socket(fileno=arguments.fd)
+        )
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
@@ -131,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    bound_port = sock.getsockname()[1]
-    host = f"[{arguments.host}]" if ":" in arguments.host else arguments.host
+    bound_host, bound_port = sock.getsockname()[:2]
+    host = f"[{bound_host}]" if ":" in bound_host else bound_host
     app = create_app(arguments.db, auth=Auth.from_env())
     # Access logs show method, path and status only; credentials travel in headers, never logged.
     # All logs go to stderr: stdout carries only the one announcement line scripts wait for.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from matrix import FRAMEWORKS
 from verification.results import CellResult, load_results, results_dir
 
 if TYPE_CHECKING:
@@ -136,6 +140,56 @@ _PUBLISHING_OFF = (
 )
 
 
+def verify_cell(args: argparse.Namespace) -> int:
+    """One matrix cell in one process: the framework's provider verified against the pacts
+    the broker selects, its result written for the verdict (`PACT_RESULTS_DIR`)."""
+    import tempfile
+
+    from verification.cell import Cell, run
+    from verification.embedded import broker_for
+    from verification.junit import write_junit
+    from verification.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise CommandError(str(error)) from error
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        broker_for(settings, Path(workdir)) as broker,
+        _stdout_discarded(),
+    ):
+        result = run(Cell(args.framework), settings, broker)
+    result.write(settings.results_dir)
+    write_junit(result, settings.results_dir)  # one testcase per interaction, for CI to show
+    if result.error is not None:
+        problem = result.error
+    elif not result.verified:
+        problem = "verified zero interactions"
+    elif not result.success:
+        problem = f"{len(result.failed)} interaction(s) failed"
+    else:
+        print(f"{result.cell}: {result.verified} interactions verified in {result.seconds:.1f} s")
+        return 0
+    print(f"{result.cell}: {problem}\n\n{result.report}", file=sys.stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def _stdout_discarded() -> Iterator[None]:
+    """The Rust verifier prints its report to the process's stdout as it goes: the cell keeps
+    it in its result instead, and prints it when the cell failed."""
+    sys.stdout.flush()
+    kept = os.dup(1)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(kept, 1)
+        os.close(kept)
+
+
 def check_settings(args: argparse.Namespace) -> int:
     from matrix import PROVIDER
     from verification.broker_api import masked
@@ -160,7 +214,6 @@ def check_settings(args: argparse.Namespace) -> int:
 
 
 def create_webhook(args: argparse.Namespace) -> int:
-    import os
 
     from matrix import PROVIDER
     from verification import webhook
@@ -260,6 +313,14 @@ def main(argv: list[str] | None = None) -> int:
         "(without it, a run that lacks a cell's result is part of the matrix: no verdict)",
     )
     verdict_command.set_defaults(run=publish_verdict)
+
+    cell_command = commands.add_parser(
+        "cell",
+        help="verify one framework (the installed release) on this Python against the pacts "
+        "the broker selects, and write its result; exit 1 when it failed",
+    )
+    cell_command.add_argument("framework", choices=FRAMEWORKS)
+    cell_command.set_defaults(run=verify_cell)
 
     settings_command = commands.add_parser(
         "settings",

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import broker
-from providers.runner import serve
 from verification import broker_api, pact_cli
 from verification.broker_api import BrokerEndpoint
 from verification.settings import Settings
@@ -23,6 +21,10 @@ from verification.settings import Settings
 
 @contextmanager
 def embedded_broker(database: Path) -> Iterator[BrokerEndpoint]:
+    # Imported here: a cell that is named a broker (every nox cell) never loads this one.
+    import broker
+    from providers.runner import serve
+
     with serve(broker.create_app(database)) as server:
         yield BrokerEndpoint(url=server.url)
 

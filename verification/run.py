@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
+from verification import gitinfo
 
 RUN_VARIABLE = "PACT_MATRIX_RUN"
 RUNS = PROJECT_ROOT / "results" / "runs"
@@ -45,7 +47,8 @@ RUNS = PROJECT_ROOT / "results" / "runs"
 AFTER_CELLS = "--after-cells"
 # Enough history to compare with; older runs are removed when a new one starts.
 KEPT_RUNS = 20
-BROKER_START_TIMEOUT = 30.0
+# Pacts kept for the trees last verified: an edit and its undo both stay warm.
+KEPT_PACTS = 10
 
 
 class RunError(RuntimeError):
@@ -181,8 +184,10 @@ class Run:
     def verdict_file(self) -> Path:
         return self.state / "verdict.json"
 
-    def pact_dir(self, cell: str) -> Path:
-        return self.state / "pacts" / cell
+    @property
+    def pact_dir(self) -> Path:
+        """This checkout's pacts, as its consumer tests wrote them for the run."""
+        return self.state / "pacts"
 
     # The cells.
     def start_cell(self, cell: str) -> None:
@@ -279,6 +284,32 @@ class Run:
                 if outcome == "failed" and result and result.get("stops_run"):
                     self.stop(f"{cell}: {result['error']}")
 
+    def write_pacts_once(
+        self, write: Callable[[Path], object], kept: Path | None = None
+    ) -> str | None:
+        """The first cell to get here has `write(folder)` the run's pacts, or copies them from
+        `kept`, where an earlier run of the same tree left them; under `--parallel` the others
+        wait for it. Every cell then verifies the same pacts.
+
+        Returns what the first cell did ("written" or "kept"); None for the others.
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        done = self.state / "pacts.done"
+        with _locked(self.state / "pacts.lock"):
+            if done.exists():
+                return None
+            shutil.rmtree(self.pact_dir, ignore_errors=True)
+            if kept is not None and kept.is_dir():
+                shutil.copytree(kept, self.pact_dir)
+                how = "kept"
+            else:
+                write(self.pact_dir)
+                if kept is not None:
+                    _keep(self.pact_dir, kept)
+                how = "written"
+            done.touch()
+            return how
+
     def first_cell(self) -> str | None:
         """The cell that started this run."""
         first: str | None = self._owner_record().get("first_cell")
@@ -293,7 +324,7 @@ class Run:
     def cell_environment(self, cell: str, *, python: str, broker_database: Path) -> dict[str, str]:
         """What a cell's pytest is told: where to write, and which broker to read."""
         environment = {
-            "PACT_DIR": str(self.pact_dir(cell)),
+            "PACT_DIR": str(self.pact_dir),
             "PACT_RESULTS_DIR": str(self.folder),
             RUN_VARIABLE: self.id,  # recorded in the cell's results
         }
@@ -371,43 +402,42 @@ class Run:
 
         It serves `database` (kept across runs) from `python`, in a process group of its own
         (Ctrl-C reaches nox, which stops it), and stops by itself when the run's owner ends.
+        Its socket is bound here and handed over: the address is known at once, and the first
+        request waits in the socket's queue while the broker starts, instead of the cell.
         """
         self.state.mkdir(parents=True, exist_ok=True)
         url_file = self.state / "broker.url"
         with _locked(self.state / "broker.lock"):
             if url_file.exists():
+                self._check_broker()
                 return url_file.read_text("utf-8")
-            log = self.state / "broker.log"
-            owner = str(self.owner() or os.getpid())
-            with open(log, "ab") as stderr:
-                process = subprocess.Popen(
-                    [
-                        python,
-                        "-m",
-                        "broker",
-                        "--port",
-                        "0",
-                        "--db",
-                        str(database),
-                        "--exit-with",
-                        owner,
-                    ],
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    text=True,
-                    start_new_session=True,
-                    cwd=PROJECT_ROOT,
-                )
-            assert process.stdout is not None
-            announcement = process.stdout.readline()  # "Pact Broker listening on http://..."
-            process.stdout.close()
-            if "http://" not in announcement:
-                process.kill()
-                raise RunError(f"the embedded broker did not start:\n{log.read_text('utf-8')}")
+            # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say TCP.
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(1024)
+                owner = str(self.owner() or os.getpid())
+                command = [python, "-m", "broker", "--fd", str(listener.fileno()),
+                           "--db", str(database), "--exit-with", owner]  # fmt: skip
+                with open(self.state / "broker.log", "ab") as log:
+                    process = subprocess.Popen(
+                        command,
+                        stdout=log,
+                        stderr=log,
+                        pass_fds=[listener.fileno()],
+                        start_new_session=True,
+                        cwd=PROJECT_ROOT,
+                    )
+                url = "http://{}:{}".format(*listener.getsockname())
             (self.state / "broker.pid").write_text(str(process.pid), encoding="utf-8")
-            url = announcement.split()[-1]
             url_file.write_text(url, encoding="utf-8")
             return url
+
+    def _check_broker(self) -> None:
+        """A broker that died (the first cell then met a refused connection) says why."""
+        pid_file = self.state / "broker.pid"
+        if pid_file.exists() and not _alive(int(pid_file.read_text("utf-8"))):
+            log = (self.state / "broker.log").read_text("utf-8", errors="replace")
+            raise RunError(f"the run's embedded broker ended:\n{log[-3000:]}")
 
     def stop_broker(self, timeout: float = 10.0) -> None:
         pid_file = self.state / "broker.pid"
@@ -468,6 +498,36 @@ def chosen(
             f"no whole run of the matrix in {folder}{detail}: `nox -s verify` runs every cell"
         )
     return latest
+
+
+def kept_pacts(folder: Path, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the pacts of this exact tree are kept across runs, in `folder`; None outside git.
+
+    The consumer tests' pacts depend on the tree and on PACT_SPECIFICATION alone. The commit
+    with the digest of the tree's changes (`gitinfo.commit`) names the tree: any edit, the
+    consumer's included, is a name of its own, so kept pacts are never stale.
+    """
+    tree = gitinfo.commit(PROJECT_ROOT)
+    if tree is None:
+        return None
+    return folder / f"{tree}-{environ.get('PACT_SPECIFICATION') or 'default'}"
+
+
+def _keep(pacts: Path, kept: Path, keep: int = KEPT_PACTS) -> None:
+    """Copy `pacts` to `kept` whole or not at all, and forget all but the newest `keep`."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=kept.parent, prefix=".partial-"))
+    shutil.copytree(pacts, partial, dirs_exist_ok=True)
+    try:
+        partial.rename(kept)
+    except OSError:  # another run of the same tree kept them first
+        shutil.rmtree(partial, ignore_errors=True)
+    trees = sorted(
+        (path for path in kept.parent.iterdir() if not path.name.startswith(".")),
+        key=lambda path: path.stat().st_mtime,
+    )
+    for old in trees[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_old_runs(folder: Path, keep: Path) -> None:

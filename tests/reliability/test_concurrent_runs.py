@@ -1,7 +1,7 @@
 """Verification runs side by side on one machine: no port, file or result is shared by accident.
 
 What is run at once is what two CI jobs on one runner, or two checkouts on a laptop, run: the
-cells' own command (`pytest tests/verification/test_verify_providers.py`), each with its
+cells' own command (`python -m verification cell FRAMEWORK`), each with its
 embedded broker and providers on ports the OS picks, its results and pacts directories of its
 own. In the `reliability` nox session (RELIABILITY_FULL=1) two whole `nox -s verify` matrices
 run at once from two clones of this repository, and `nox -s verify` is interrupted with Ctrl-C.
@@ -35,6 +35,13 @@ from verification.settings import Settings
 
 FULL = os.environ.get("RELIABILITY_FULL") == "1"
 full_only = pytest.mark.skipif(not FULL, reason="heavy: runs in the nox `reliability` session")
+# One run: the cells' command for each framework in turn, each with an embedded broker.
+EVERY_FRAMEWORK_IN_TURN = """
+import sys
+from matrix import FRAMEWORKS
+from verification.__main__ import main
+sys.exit(max(main(["cell", framework]) for framework in FRAMEWORKS))
+"""
 
 
 def test_verification_runs_at_once_do_not_collide(settings: Settings, tmp_path: Path) -> None:
@@ -42,10 +49,7 @@ def test_verification_runs_at_once_do_not_collide(settings: Settings, tmp_path: 
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
-            [
-                sys.executable, "-m", "pytest", "tests/verification/test_verify_providers.py",
-                "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / f'basetemp-{n}'}",
-            ],
+            [sys.executable, "-c", EVERY_FRAMEWORK_IN_TURN],
             cwd=PROJECT_ROOT,
             env={
                 **os.environ,
@@ -161,11 +165,11 @@ class NoxRun:
             return [nox, *nox.children(recursive=True)]
         return [nox]
 
-    def pytest(self) -> psutil.Process | None:
-        """The cell's pytest process, while it runs."""
+    def running(self, command: str) -> psutil.Process | None:
+        """The cell's process whose command line has `command`, while it runs."""
         for process in self.tree():
-            command = running_command(process)
-            if command is not None and "/bin/pytest " in command:
+            line = running_command(process)
+            if line is not None and command in line:
                 return process
         return None
 
@@ -180,37 +184,33 @@ class NoxRun:
 Moment = Callable[[NoxRun], Callable[[], bool] | None]
 
 
-def pytest_starts(run: NoxRun) -> Callable[[], bool] | None:
-    pytest = run.pytest()
-    if pytest is None:
+def the_consumer_tests_run(run: NoxRun) -> Callable[[], bool] | None:
+    consumer_tests = run.running("/bin/pytest tests/consumer")
+    if consumer_tests is None:
         return None
-    return lambda: running_command(pytest) is not None
+    return lambda: running_command(consumer_tests) is not None
 
 
-def the_tests_run(run: NoxRun) -> Callable[[], bool] | None:
-    if "collected " not in run.output():
+def the_cell_starts(run: NoxRun) -> Callable[[], bool] | None:
+    cell = run.running("-m verification cell")
+    if cell is None:
         return None
-    return pytest_starts(run)
+    return lambda: running_command(cell) is not None
 
 
 def the_provider_answers(run: NoxRun) -> Callable[[], bool] | None:
-    """The provider listens in the cell's pytest process and answers as the user API does.
-
-    Only the verification's ports are asked, from when pytest names its test file (after the
-    consumer tests): a request to a consumer test's mock server would fail that test.
-    """
-    pytest = run.pytest()
-    printed_by_pytest = run.output().partition("collected ")[2]
-    if pytest is None or "test_verify_providers.py" not in printed_by_pytest:
+    """The provider listens in the cell's process and answers as the user API does."""
+    cell = run.running("-m verification cell")
+    if cell is None:
         return None
-    for port in _listening_ports([pytest]) - run.not_the_provider:
+    for port in _listening_ports([cell]) - run.not_the_provider:
         try:
             answer = httpx.get(f"http://127.0.0.1:{port}/users/{'9' * 30}", timeout=30)
         except httpx.HTTPError:
             continue  # not answering yet, or no longer: ask again
         if answer.status_code == 404 and _json_or_none(answer) == NO_SUCH_USER:
-            return lambda: port in _listening_ports([pytest])
-        run.not_the_provider.add(port)  # the broker, or the relay to it
+            return lambda: port in _listening_ports([cell])
+        run.not_the_provider.add(port)  # the relay to the broker
     return None
 
 
@@ -226,8 +226,8 @@ def _json_or_none(answer: httpx.Response) -> object:
 
 
 MOMENTS: dict[str, Moment] = {
-    "the cell's pytest starts": pytest_starts,
-    "the cell's tests run": the_tests_run,
+    "the consumer tests run": the_consumer_tests_run,
+    "the cell starts": the_cell_starts,
     "the provider answers": the_provider_answers,
 }
 
@@ -278,6 +278,8 @@ def interrupted_at(
     between the look and the hold), with the run folders there were before it started."""
     for attempt in range(1, 4):
         before = set(_run_folders(checkout))
+        # The consumer tests run in every attempt: no pacts are kept from an earlier one.
+        shutil.rmtree(checkout / ".nox" / ".cache" / "pacts", ignore_errors=True)
         run = NoxRun(checkout)
         try:
             interrupted = ctrl_c_at(MOMENTS[moment], run, interrupt)
@@ -310,7 +312,7 @@ def assert_it_left_nothing(
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_ctrl_c_during_nox_verify_leaves_nothing_running(moment: str, installed_cell: Path) -> None:
     """Ctrl-C during `nox -s verify-...` at each moment of a cell, each one seen before the
-    interrupt is sent: pytest starting, the cell's tests running, the provider answering."""
+    interrupt is sent: the consumer tests running, the cell starting, the provider answering."""
     run, interrupted, before = interrupted_at(moment, installed_cell)
     started = time.perf_counter()
     output = run.wait()

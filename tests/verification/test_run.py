@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import pytest
 
 from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
@@ -139,11 +140,10 @@ def test_a_run_still_going_is_not_read(runs: Path) -> None:
 
 def test_two_runs_never_share_a_file(runs: Path) -> None:
     first, second = Run.named("first", runs), Run.named("second", runs)
-    cell = ALL_CELLS[0]
 
-    assert first.pact_dir(cell) != second.pact_dir(cell)
+    assert first.pact_dir != second.pact_dir
     assert first.folder != second.folder
-    assert not first.pact_dir(cell).is_relative_to(second.folder)
+    assert not first.pact_dir.is_relative_to(second.folder)
 
 
 def test_an_interrupted_cell_abandons_its_run(runs: Path) -> None:
@@ -249,8 +249,10 @@ def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_pat
     try:
         owned = Run(id="owned", folder=runs / "owned", owner_pid=owner.pid)
         owned.start_cell(ALL_CELLS[0])
-        owned.embedded_broker(sys.executable, tmp_path / "pact_broker.sqlite")
+        url = owned.embedded_broker(sys.executable, tmp_path / "pact_broker.sqlite")
         broker = int((owned.state / "broker.pid").read_text())
+        # Its address is known before it is ready: the first request waits for it.
+        assert httpx.get(url, timeout=30).json()["_links"]["pb:pacticipants"]
         assert run._alive(broker)
     finally:
         owner.send_signal(signal.SIGKILL)
@@ -354,3 +356,74 @@ def test_no_verdict_is_drawn_while_a_cell_of_the_run_is_still_running(runs: Path
     with going.cell(ALL_CELLS[-1], fail):
         pass
     assert going.why_no_verdict() is None
+
+
+def test_the_first_cell_writes_the_run_s_pacts_and_the_others_verify_the_same(runs: Path) -> None:
+    shared = Run.named("shared", runs)
+    written: list[Path] = []
+
+    def consumer_tests(folder: Path) -> None:
+        time.sleep(0.2)  # cells that start meanwhile wait for the pacts, not for a turn
+        folder.mkdir(parents=True)
+        (folder / "UserConsumer-UserProvider.json").write_text("{}")
+        written.append(folder)
+
+    hows: list[str | None] = []
+    cells = [
+        threading.Thread(target=lambda: hows.append(shared.write_pacts_once(consumer_tests)))
+        for _ in range(3)
+    ]
+    for cell in cells:
+        cell.start()
+    for cell in cells:
+        cell.join()
+
+    assert written == [shared.pact_dir]
+    assert sorted(hows, key=str) == [None, None, "written"]
+    assert [p.name for p in shared.pact_dir.iterdir()] == ["UserConsumer-UserProvider.json"]
+
+
+def test_pacts_kept_for_a_tree_serve_its_next_run_without_the_consumer_tests(
+    runs: Path, tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept" / "tree"
+
+    def consumer_tests(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        (folder / "pact.json").write_text('{"written": "once"}')
+
+    def never(folder: Path) -> None:
+        raise AssertionError("the consumer tests ran for a tree whose pacts are kept")
+
+    assert Run.named("first", runs).write_pacts_once(consumer_tests, kept=kept) == "written"
+    second = Run.named("second", runs)
+    assert second.write_pacts_once(never, kept=kept) == "kept"
+    assert (second.pact_dir / "pact.json").read_text() == '{"written": "once"}'
+
+
+def test_kept_pacts_are_named_by_the_tree_and_the_specification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run.gitinfo, "commit", lambda root: "abc+dirty.123")
+    default = run.kept_pacts(tmp_path, environ={})
+    v3 = run.kept_pacts(tmp_path, environ={"PACT_SPECIFICATION": "V3"})
+    monkeypatch.setattr(run.gitinfo, "commit", lambda root: "abc+dirty.456")  # an edit
+    edited = run.kept_pacts(tmp_path, environ={})
+
+    assert len({default, v3, edited}) == 3
+    monkeypatch.setattr(run.gitinfo, "commit", lambda root: None)  # not a git checkout
+    assert run.kept_pacts(tmp_path, environ={}) is None
+
+
+def test_only_the_newest_trees_keep_their_pacts(tmp_path: Path) -> None:
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    (pacts / "pact.json").write_text("{}")
+    for tree in range(run.KEPT_PACTS + 2):
+        run._keep(pacts, tmp_path / "kept" / f"tree-{tree}")
+        os.utime(tmp_path / "kept" / f"tree-{tree}", (tree, tree))
+
+    kept = sorted(path.name for path in (tmp_path / "kept").iterdir())
+    assert len(kept) == run.KEPT_PACTS
+    assert "tree-0" not in kept
+    assert f"tree-{run.KEPT_PACTS + 1}" in kept
