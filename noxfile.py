@@ -44,10 +44,7 @@ nox.options.envdir = run.Virtualenvs(".nox")
 
 def install(session: nox.Session, *groups: str) -> None:
     """The project and these dependency groups, pinned by uv.lock (pip, when uv is missing)."""
-    # Compiled bytecode kept in the venv: without it every cell compiled every module it
-    # imported, every time (PYTHONDONTWRITEBYTECODE is set on this project's machines).
-    session.env["PYTHONDONTWRITEBYTECODE"] = None
-    session.env["PYTHONPYCACHEPREFIX"] = os.path.join(session.virtualenv.location, "pycache")
+    keep_bytecode(session, session.virtualenv.location)
     if os.environ.get(canary.VARIABLE):
         # The canary's copy: the newest releases this Python can run, whatever uv.lock pins.
         session.run_install(
@@ -64,6 +61,13 @@ def install(session: nox.Session, *groups: str) -> None:
         f"--python={session.virtualenv.location}",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )  # fmt: skip
+
+
+def keep_bytecode(session: nox.Session, venv: str | os.PathLike[str]) -> None:
+    """Compiled bytecode kept in the venv: without it every cell compiled every module it
+    imported, every time (PYTHONDONTWRITEBYTECODE is set on this project's machines)."""
+    session.env["PYTHONDONTWRITEBYTECODE"] = None
+    session.env["PYTHONPYCACHEPREFIX"] = os.path.join(venv, "pycache")
 
 
 def outside_any_run(session: nox.Session) -> None:
@@ -176,8 +180,9 @@ def verify(session: nox.Session, framework: str, series: str) -> None:
     with this_run.cell(session.name, fail=session.error):
         install(session, series, "verify")
         env = this_run.cell_environment(
-            session.name, python=f"{session.bin}/python", broker_database=BROKER_DB
-        )
+            session.name, python=f"{session.bin}/python", broker_database=BROKER_DB,
+            env=session.env,
+        )  # fmt: skip
         if this_run.first_cell() == session.name:
             # A wrong PACT_* variable fails the run here, in one line: every cell would.
             said = session.run("python", "-m", "verification", "settings",
@@ -188,7 +193,7 @@ def verify(session: nox.Session, framework: str, series: str) -> None:
             session.log(said.strip())
         if env.get("PACT_MATRIX_EMBEDDED_BROKER"):
             # The run's broker holds this checkout's pacts: the consumer tests write them, once
-            # per run, or an earlier run of this same tree did.
+            # per run, or an earlier run of this same consumer did.
             def consumer_tests(folder: Path) -> None:
                 session.run("pytest", "tests/consumer", "-q", "-p", "no:cacheprovider",
                             env={**env, "PACT_DIR": str(folder)})  # fmt: skip
@@ -196,7 +201,7 @@ def verify(session: nox.Session, framework: str, series: str) -> None:
             kept = run.kept_pacts(session.cache_dir / "pacts")
             how = this_run.write_pacts_once(consumer_tests, kept=kept)
             if how == "kept":
-                session.log("The consumer's pacts: as its tests wrote them for this same tree")
+                session.log("The consumer's pacts: kept from an earlier run of this same consumer")
         session.run(
             "python", "-m", "verification", "cell", framework, *session.posargs, env=env,
             # On Ctrl-C, time for the cell to stop its provider before nox ends it.
@@ -224,7 +229,7 @@ def verdict(session: nox.Session) -> None:
         python = verdict_python(session)
         env = {}
         if not (os.environ.get("PACT_BROKER_BASE_URL") or os.environ.get("PACT_URL")):
-            env = judged.broker_environment(python, BROKER_DB)
+            env = judged.broker_environment(python, BROKER_DB, session.env)
         session.run(
             python, "-m", "verification", "verdict", str(judged.folder), "--whole",
             f"--summary={judged.verdict_file}", env=env, external=True,
@@ -251,6 +256,7 @@ def verdict_python(session: nox.Session) -> str:
         f"--python={PYPROJECT['project']['requires-python']}", "--quiet",
         env={"UV_PROJECT_ENVIRONMENT": str(location)}, external=True,
     )  # fmt: skip
+    keep_bytecode(session, location)
     return str(location / "bin" / "python")
 
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
-from xml.etree import ElementTree
 
 from matrix import PROJECT_ROOT
 
@@ -40,23 +41,36 @@ LEFT_OUT = ("VIRTUAL_ENV", "NOX_CURRENT_SESSION", "PYTHONPYCACHEPREFIX", "PACT_M
 
 # nox's result_code of a skipped session.
 SKIPPED = 2
+# A line nox logs with --add-timestamp: "nox > [2026-12-06 05:20:01,123] Running session ...".
+NOX_LINE = re.compile(r"^nox > \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] (.*)$")
+# The code the floor imports: what any cell must load to verify its framework.
+FLOOR_IMPORTS = "import pact, providers.{framework}"
+
+
+@dataclass(frozen=True)
+class CellTimes:
+    """Where one cell's nox session went, from the timestamps nox logged (seconds)."""
+
+    session: float  # from "Running session" to its end
+    nox: float  # nox's own part: reusing the venv, before the first command
+    uv: float  # `uv sync` checking the venv against uv.lock
+    first: float  # the first cell only: the settings check, the consumer's pacts
+    cell: float  # `python -m verification cell`: interpreter, imports, verification, exit
+    verification: float  # `verification.cell.run`, as the cell timed it
 
 
 @dataclass(frozen=True)
 class MatrixRun:
     wall: float  # the whole nox run
-    sessions: dict[str, float]  # each cell's nox session, as nox timed it
+    cells: dict[str, CellTimes]
     verdict: float  # the verdict session: judging, publishing, asking can-i-deploy
-    verification: dict[str, float]  # each cell's `verification.cell.run`, as the cell timed it
-    consumer_tests: dict[str, float]  # each cell's consumer tests, which write its pacts
-    # Each cell's verification test: starting the broker and publishing to it, then the cell.
-    verification_test: dict[str, float]
+    nox_start: float  # from starting nox to its first session
     passed: bool
 
     @property
     def outside_share(self) -> float:
         """The share of the wall time spent outside the verifications themselves."""
-        return 1 - sum(self.verification.values()) / self.wall
+        return 1 - sum(cell.verification for cell in self.cells.values()) / self.wall
 
 
 def copy_worktree(destination: Path) -> Path:
@@ -90,65 +104,102 @@ def export_revision(revision: str, destination: Path) -> Path:
     return destination
 
 
-def run(project: Path, envdir: Path, backend: str, *, jobs: int = 1) -> MatrixRun:
-    """`nox -s verify` in `project` with venvs in `envdir`, made by `backend`."""
-    report = envdir.parent / f"{envdir.name}-report.json"
-    junit_dir = envdir.parent / f"{envdir.name}-junit"
+def run(
+    project: Path, envdir: Path, backend: str, *, jobs: int = 1, sessions: tuple[str, ...] = ()
+) -> MatrixRun:
+    """`nox -s verify` (or `sessions`) in `project` with venvs in `envdir`, made by `backend`."""
     shutil.rmtree(project / "results", ignore_errors=True)
-    shutil.rmtree(junit_dir, ignore_errors=True)
-    junit_dir.mkdir(parents=True)
     command = [
-        sys.executable,
-        "-m",
-        "nox",
-        "--sessions",
-        "verify",
+        sys.executable, "-m", "nox", "--sessions", *(sessions or ["verify"]),
         # As users run the matrix: under --parallel nox cannot queue the verdict, so it is named.
-        *(["verdict"] if jobs > 1 else []),
-        "--envdir",
-        str(envdir),
-        "--force-venv-backend",
-        backend,
-        "--report",
-        str(report),
-    ]
-    if jobs > 1:
-        command += ["--parallel", str(jobs)]  # the cells allow it; the verdict runs after them
-    # Arguments after `--` go to each cell's pytest: a JUnit file per cell (pytest expands the
-    # variable, which nox sets to the session's name), for its test times.
-    command += ["--", f"--junitxml={junit_dir}/$NOX_CURRENT_SESSION.xml"]
+        *(["verdict"] if jobs > 1 and not sessions else []),
+        "--envdir", str(envdir), "--force-venv-backend", backend, "--add-timestamp",
+        *(["--parallel", str(jobs)] if jobs > 1 else []),
+    ]  # fmt: skip
     environment = {k: v for k, v in os.environ.items() if k not in LEFT_OUT} | ENVIRONMENT
+    started_at = datetime.now()  # nox stamps its lines with local time
     started = time.perf_counter()
     completed = subprocess.run(
         command, cwd=project, env=environment, capture_output=True, text=True, check=False
     )
     wall = time.perf_counter() - started
-    sessions = {
-        session["signatures"][0] if session.get("signatures") else session["name"]: float(
-            session["duration"]
-        )
-        for session in json.loads(report.read_text("utf-8"))["sessions"]
-        if session["result_code"] != SKIPPED  # a combination the matrix leaves out
-    }
     verification = {}
     # The run's folder (results/runs/<run>/): this nox's only run, results/ being removed first.
     for result_file in sorted((project / "results").glob("runs/*/verify-*.json")):
-        result = json.loads(result_file.read_text("utf-8"))
-        verification[result_file.stem] = float(result["seconds"])
-    consumer = {cell: _test_seconds(junit_dir / f"{cell}.xml", "consumer") for cell in verification}
-    verification_test = {
-        cell: _test_seconds(junit_dir / f"{cell}.xml", "verification") for cell in verification
-    }
-    verdict = sessions.pop("verdict", float("nan"))
-    passed = completed.returncode == 0 and len(verification) == len(sessions) and verdict >= 0
-    if not passed:
+        verification[result_file.stem] = float(
+            json.loads(result_file.read_text("utf-8"))["seconds"]
+        )
+    stamped = [
+        (datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2])
+        for line in (completed.stdout + completed.stderr).splitlines()
+        if (match := NOX_LINE.match(line))
+    ]
+    cells = {cell: _cell_times(stamped, cell, seconds) for cell, seconds in verification.items()}
+    verdict = _session_seconds(stamped, "verdict")
+    nox_start = (stamped[0][0] - started_at).total_seconds() if stamped else float("nan")
+    passed = completed.returncode in (0, 1) if sessions else completed.returncode == 0
+    if not passed or not cells:
         sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
-    return MatrixRun(wall, sessions, verdict, verification, consumer, verification_test, passed)
+    return MatrixRun(wall, cells, verdict, nox_start, passed and bool(cells))
 
 
-def _test_seconds(junit: Path, folder: str) -> float:
-    """The time of the tests under tests/<folder>, their fixtures' set-up included."""
-    if not junit.exists():
-        return float("nan")
-    cases = ElementTree.parse(junit).getroot().iter("testcase")
-    return sum(float(case.get("time", 0)) for case in cases if folder in case.get("classname", ""))
+def _session_lines(stamped: list[tuple[datetime, str]], session: str) -> list[tuple[datetime, str]]:
+    """The timestamped lines of one session, its start to its end."""
+    for index, (_, text) in enumerate(stamped):
+        if text == f"Running session {session}":
+            for end, (_, later) in enumerate(stamped[index:], start=index):
+                if later.startswith(f"Session {session} "):
+                    return stamped[index : end + 1]
+    return []
+
+
+def _session_seconds(stamped: list[tuple[datetime, str]], session: str) -> float:
+    lines = _session_lines(stamped, session)
+    return (lines[-1][0] - lines[0][0]).total_seconds() if lines else float("nan")
+
+
+def _cell_times(stamped: list[tuple[datetime, str]], cell: str, verification: float) -> CellTimes:
+    lines = _session_lines(stamped, cell)
+    uv = next((i for i, (_, text) in enumerate(lines) if "uv sync " in text), None)
+    cell_at = next((at for at, text in lines if " -m verification cell " in text), None)
+    if uv is None or cell_at is None:  # a tree from before the cell command
+        nan = float("nan")
+        session = (lines[-1][0] - lines[0][0]).total_seconds() if lines else nan
+        return CellTimes(session, nan, nan, nan, nan, verification)
+    after_uv = lines[uv + 1][0]
+    return CellTimes(
+        session=(lines[-1][0] - lines[0][0]).total_seconds(),
+        nox=(lines[uv][0] - lines[0][0]).total_seconds(),
+        uv=(after_uv - lines[uv][0]).total_seconds(),
+        first=(cell_at - after_uv).total_seconds(),
+        cell=(lines[-1][0] - cell_at).total_seconds(),
+        verification=verification,
+    )
+
+
+def floor(envdir: Path, cells: list[str], repeats: int = 3) -> dict[str, float]:
+    """Each cell's floor: its interpreter importing pact and its framework's provider once,
+    in the cell's own venv, with the bytecode the cell keeps there (median of `repeats`)."""
+    floors = {}
+    for cell in cells:
+        venv = envdir / re.sub(r"[^a-z0-9]+", "-", cell.lower()).strip("-")
+        framework = cell.split("(")[1].split("-")[0]
+        environment = {k: v for k, v in os.environ.items() if k not in LEFT_OUT}
+        environment.pop("PYTHONDONTWRITEBYTECODE", None)
+        environment["PYTHONPYCACHEPREFIX"] = str(venv / "pycache")
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-c", FLOOR_IMPORTS.format(framework=framework)],
+                cwd=PROJECT_ROOT, env=environment, check=True,
+            )  # fmt: skip
+            seconds.append(time.perf_counter() - started)
+        floors[cell] = sorted(seconds)[len(seconds) // 2]
+    return floors
+
+
+def edit_provider(project: Path, framework: str) -> None:
+    """An edit of the provider, as a developer makes one between two runs of a cell."""
+    with open(project / "providers" / f"{framework}.py", "a", encoding="utf-8") as source:
+        source.write(f"# edited at {time.time()}\n")

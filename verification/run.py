@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
-from verification import gitinfo
 
 RUN_VARIABLE = "PACT_MATRIX_RUN"
 RUNS = PROJECT_ROOT / "results" / "runs"
@@ -47,8 +47,14 @@ RUNS = PROJECT_ROOT / "results" / "runs"
 AFTER_CELLS = "--after-cells"
 # Enough history to compare with; older runs are removed when a new one starts.
 KEPT_RUNS = 20
-# Pacts kept for the trees last verified: an edit and its undo both stay warm.
+# Pacts kept for the consumers last verified: an edit and its undo both stay warm.
 KEPT_PACTS = 10
+# What the consumer tests' pacts depend on besides PACT_SPECIFICATION: their code, the
+# consumer's, the pacticipants' names (matrix), and the locked pact-python. The consumer tests
+# import nothing else of the project's (tests/verification/test_run.py checks it).
+CONSUMER_INPUTS = (
+    "consumer", "tests/consumer", "tests/conftest.py", "matrix", "pyproject.toml", "uv.lock",
+)  # fmt: skip
 
 
 class RunError(RuntimeError):
@@ -321,21 +327,26 @@ class Run:
             f"not run: a failure every cell would meet: {failure}", encoding="utf-8"
         )
 
-    def cell_environment(self, cell: str, *, python: str, broker_database: Path) -> dict[str, str]:
-        """What a cell's pytest is told: where to write, and which broker to read."""
+    def cell_environment(
+        self, cell: str, *, python: str, broker_database: Path, env: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        """What a cell is told: where to write, and which broker to read (`env`: the
+        session's environment, in which the broker runs)."""
         environment = {
             "PACT_DIR": str(self.pact_dir),
             "PACT_RESULTS_DIR": str(self.folder),
             RUN_VARIABLE: self.id,  # recorded in the cell's results
         }
         if not (os.environ.get("PACT_BROKER_BASE_URL") or os.environ.get("PACT_URL")):
-            environment |= self.broker_environment(python, broker_database)
+            environment |= self.broker_environment(python, broker_database, env)
         return environment
 
-    def broker_environment(self, python: str, database: Path) -> dict[str, str]:
+    def broker_environment(
+        self, python: str, database: Path, env: Mapping[str, str | None]
+    ) -> dict[str, str]:
         """The environment that names this run's embedded broker to a cell or the verdict."""
         return {
-            "PACT_BROKER_BASE_URL": self.embedded_broker(python, database),
+            "PACT_BROKER_BASE_URL": self.embedded_broker(python, database, env),
             "PACT_MATRIX_EMBEDDED_BROKER": "true",
         }
 
@@ -397,10 +408,13 @@ class Run:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # The embedded broker: one per run, started by the first cell that needs it.
-    def embedded_broker(self, python: str, database: Path) -> str:
+    def embedded_broker(
+        self, python: str, database: Path, env: Mapping[str, str | None] | None = None
+    ) -> str:
         """The URL of this run's embedded broker, started now if it is not running yet.
 
-        It serves `database` (kept across runs) from `python`, in a process group of its own
+        It serves `database` (kept across runs) from `python` with `env` over this process's
+        environment (a None value unsets a variable), in a process group of its own
         (Ctrl-C reaches nox, which stops it), and stops by itself when the run's owner ends.
         Its socket is bound here and handed over: the address is known at once, and the first
         request waits in the socket's queue while the broker starts, instead of the cell.
@@ -424,6 +438,7 @@ class Run:
                         stdout=log,
                         stderr=log,
                         pass_fds=[listener.fileno()],
+                        env=_overlaid(os.environ, env or {}),
                         start_new_session=True,
                         cwd=PROJECT_ROOT,
                     )
@@ -500,17 +515,20 @@ def chosen(
     return latest
 
 
-def kept_pacts(folder: Path, environ: Mapping[str, str] = os.environ) -> Path | None:
-    """Where the pacts of this exact tree are kept across runs, in `folder`; None outside git.
+def kept_pacts(folder: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the pacts the consumer tests write from the tree as it is now are kept, in
+    `folder`: named by a digest of everything they depend on, so an edit of the consumer
+    makes a new name and an edit of a provider (the inner loop) keeps the pacts."""
+    digest = hashlib.sha256(f"{environ.get('PACT_SPECIFICATION')}\0".encode())
+    for path in sorted(_consumer_inputs()):
+        digest.update(f"{path.relative_to(PROJECT_ROOT)}\0".encode() + path.read_bytes())
+    return folder / digest.hexdigest()[:16]
 
-    The consumer tests' pacts depend on the tree and on PACT_SPECIFICATION alone. The commit
-    with the digest of the tree's changes (`gitinfo.commit`) names the tree: any edit, the
-    consumer's included, is a name of its own, so kept pacts are never stale.
-    """
-    tree = gitinfo.commit(PROJECT_ROOT)
-    if tree is None:
-        return None
-    return folder / f"{tree}-{environ.get('PACT_SPECIFICATION') or 'default'}"
+
+def _consumer_inputs() -> Iterator[Path]:
+    for name in CONSUMER_INPUTS:
+        path = PROJECT_ROOT / name
+        yield from path.rglob("*.py") if path.is_dir() else [path]
 
 
 def _keep(pacts: Path, kept: Path, keep: int = KEPT_PACTS) -> None:
@@ -528,6 +546,17 @@ def _keep(pacts: Path, kept: Path, keep: int = KEPT_PACTS) -> None:
     )
     for old in trees[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _overlaid(base: Mapping[str, str], env: Mapping[str, str | None]) -> dict[str, str]:
+    """`base` with `env` over it, where None unsets a variable (as in nox's `session.env`)."""
+    overlaid = dict(base)
+    for name, value in env.items():
+        if value is None:
+            overlaid.pop(name, None)
+        else:
+            overlaid[name] = value
+    return overlaid
 
 
 def _remove_old_runs(folder: Path, keep: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,7 @@ import httpx
 from benchmarks import throughput
 from benchmarks.__main__ import END_MARKER, START_MARKER, write
 from benchmarks.harness import RequestLog
-from benchmarks.matrix import MatrixRun, _test_seconds
+from benchmarks.matrix import NOX_LINE, CellTimes, MatrixRun, _cell_times, _session_seconds
 from benchmarks.pactgen import CONSUMER, STATE, write_pact
 from matrix import PROVIDER
 from states import PROVIDER_STATES
@@ -78,29 +80,40 @@ def test_the_request_log_records_each_request_with_its_client() -> None:
     assert all(r.ended >= r.started for r in log.requests)
 
 
-def test_junit_times_are_summed_per_test_folder(tmp_path: Path) -> None:
-    junit = tmp_path / "cell.xml"
-    junit.write_text(
-        '<testsuites><testsuite name="pytest">'
-        '<testcase classname="tests.consumer.test_user_client" name="a" time="0.25" />'
-        '<testcase classname="tests.consumer.test_user_client" name="b" time="0.5" />'
-        '<testcase classname="tests.verification.test_verify_providers" name="c" time="2" />'
-        "</testsuite></testsuites>",
-        encoding="utf-8",
-    )
+NOX_LOG = """\
+nox > [2026-12-06 05:20:00,000] Running session verify-3.12(flask-3.1)
+nox > [2026-12-06 05:20:00,050] Reusing existing virtual environment at .nox/verify-3-12-flask-3-1.
+nox > [2026-12-06 05:20:00,100] /bin/uv sync --locked --group=flask-3.1 --group=verify
+Resolved 101 packages in 1ms
+nox > [2026-12-06 05:20:00,140] python -m verification settings
+nox > [2026-12-06 05:20:00,300] python -m verification cell flask
+verify-3.12(flask-3.1): 6 interactions verified in 0.1 s
+nox > [2026-12-06 05:20:00,800] Session verify-3.12(flask-3.1) was successful in 0 seconds.
+nox > [2026-12-06 05:20:00,810] Running session verdict
+nox > [2026-12-06 05:20:01,510] Session verdict was successful in 0 seconds.
+"""
 
-    assert _test_seconds(junit, "consumer") == 0.75
-    assert _test_seconds(junit, "verification") == 2.0
+
+def test_a_cell_s_time_is_split_by_the_commands_nox_logged() -> None:
+    stamped = [
+        (datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2])
+        for line in NOX_LOG.splitlines()
+        if (match := NOX_LINE.match(line))
+    ]
+
+    times = _cell_times(stamped, "verify-3.12(flask-3.1)", verification=0.1)
+
+    assert times == CellTimes(session=0.8, nox=0.1, uv=0.04, first=0.16, cell=0.5, verification=0.1)
+    assert round(_session_seconds(stamped, "verdict"), 3) == 0.7
 
 
 def test_the_share_outside_verification_is_of_the_whole_wall_time() -> None:
+    cell = CellTimes(session=5.0, nox=0.1, uv=0.1, first=0.0, cell=4.0, verification=1.0)
     run = MatrixRun(
         wall=10.0,
-        sessions={"a": 5.0, "b": 5.0},
+        cells={"a": cell, "b": replace(cell, verification=1.5)},
         verdict=0.5,
-        verification={"a": 1.0, "b": 1.5},
-        consumer_tests={},
-        verification_test={},
+        nox_start=0.2,
         passed=True,
     )
 

@@ -3,6 +3,7 @@ published, and what a stopped or parallel run leaves behind."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -401,18 +402,41 @@ def test_pacts_kept_for_a_tree_serve_its_next_run_without_the_consumer_tests(
     assert (second.pact_dir / "pact.json").read_text() == '{"written": "once"}'
 
 
-def test_kept_pacts_are_named_by_the_tree_and_the_specification(
+def test_kept_pacts_are_named_by_what_the_consumer_tests_depend_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run.gitinfo, "commit", lambda root: "abc+dirty.123")
-    default = run.kept_pacts(tmp_path, environ={})
-    v3 = run.kept_pacts(tmp_path, environ={"PACT_SPECIFICATION": "V3"})
-    monkeypatch.setattr(run.gitinfo, "commit", lambda root: "abc+dirty.456")  # an edit
-    edited = run.kept_pacts(tmp_path, environ={})
+    project = tmp_path / "project"
+    for name in ("consumer/client.py", "tests/consumer/test_user_client.py", "uv.lock"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(name)
+    monkeypatch.setattr(run, "PROJECT_ROOT", project)
+    monkeypatch.setattr(run, "CONSUMER_INPUTS", ("consumer", "tests/consumer", "uv.lock"))
+    kept = tmp_path / "kept"
+    named = run.kept_pacts(kept, environ={})
 
-    assert len({default, v3, edited}) == 3
-    monkeypatch.setattr(run.gitinfo, "commit", lambda root: None)  # not a git checkout
-    assert run.kept_pacts(tmp_path, environ={}) is None
+    assert run.kept_pacts(kept, environ={}) == named
+    assert run.kept_pacts(kept, environ={"PACT_SPECIFICATION": "V3"}) != named
+    (project / "providers.py").write_text("an edit of the provider")
+    assert run.kept_pacts(kept, environ={}) == named
+    (project / "consumer" / "client.py").write_text("an edit of the consumer")
+    assert run.kept_pacts(kept, environ={}) != named
+
+
+def test_the_consumer_tests_import_nothing_of_the_project_s_that_names_kept_pacts_leave_out() -> (
+    None
+):
+    projects = {path.parent.name for path in PROJECT_ROOT.glob("*/__init__.py")}
+    imported = set()
+    for name in ("consumer", "tests/consumer"):
+        for source in (PROJECT_ROOT / name).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text("utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module.split(".")[0])
+                elif isinstance(node, ast.Import):
+                    imported.update(alias.name.split(".")[0] for alias in node.names)
+    inputs = {name.split("/")[0] for name in run.CONSUMER_INPUTS}
+
+    assert imported & projects <= inputs, "add what they import to run.CONSUMER_INPUTS"
 
 
 def test_only_the_newest_trees_keep_their_pacts(tmp_path: Path) -> None:
