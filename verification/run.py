@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -398,7 +399,8 @@ class Run:
         return path.read_text("utf-8") if path.exists() else None
 
     def end(self) -> None:
-        self.stop_broker()
+        # Every request of the run has been answered: the broker exits in a moment, unwatched.
+        self.stop_broker(wait=False)
         self.state.mkdir(parents=True, exist_ok=True)
         (self.state / "ended").touch()
 
@@ -454,14 +456,14 @@ class Run:
             log = (self.state / "broker.log").read_text("utf-8", errors="replace")
             raise RunError(f"the run's embedded broker ended:\n{log[-3000:]}")
 
-    def stop_broker(self, timeout: float = 10.0) -> None:
+    def stop_broker(self, timeout: float = 10.0, *, wait: bool = True) -> None:
         pid_file = self.state / "broker.pid"
         if not pid_file.exists():
             return
         pid = int(pid_file.read_text("utf-8"))
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + (timeout if wait else 0)
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
             if _alive(pid):
@@ -665,7 +667,7 @@ def summary(run: Run, cells: Sequence[str] = ALL_CELLS) -> str:
 def _missing_pythons(cells: Sequence[str]) -> str:
     """How to install the Pythons of `cells` that this machine lacks, if any."""
     wanted = sorted({cell.split("-", 1)[1].split("(", 1)[0] for cell in cells})
-    lacking = [python for python in wanted if not _python_runs(python)]
+    lacking = [python for python in wanted if python not in _pythons_that_run(tuple(wanted))]
     if not lacking:
         return ""
     names = " ".join(lacking)
@@ -676,11 +678,18 @@ def _missing_pythons(cells: Sequence[str]) -> str:
     )
 
 
-def _python_runs(version: str) -> bool:
-    try:
-        return subprocess.run([f"python{version}", "-c", ""], capture_output=True).returncode == 0
-    except OSError:
-        return False
+@functools.cache
+def _pythons_that_run(versions: tuple[str, ...]) -> frozenset[str]:
+    """The `versions` whose `pythonX.Y` runs here; asked at once (a pyenv shim takes ~0.3 s)."""
+    started = {}
+    for version in versions:
+        with contextlib.suppress(OSError):
+            started[version] = subprocess.Popen(
+                [f"python{version}", "-c", ""],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+    return frozenset(version for version, python in started.items() if python.wait() == 0)
 
 
 def _interrupt_on_sigterm() -> None:
