@@ -18,13 +18,13 @@ for the cell's error.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from providers.runner import serve
 from verification.broker_api import BROKER_TIMEOUT_SECONDS
 
 # Answers the verifier retries, besides every 5xx.
@@ -32,100 +32,89 @@ RETRIED = frozenset({408, 429})
 # Hop-by-hop headers, and those that describe a body as it travelled (httpx decodes it).
 NOT_FORWARDED = frozenset(
     {
-        b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
-        b"accept-encoding", b"content-encoding", b"te", b"upgrade", b"proxy-connection",
+        "host", "connection", "keep-alive", "transfer-encoding", "content-length",
+        "accept-encoding", "content-encoding", "te", "upgrade", "proxy-connection",
     }
 )  # fmt: skip
 
 
-class BrokerRelay:
-    """The ASGI app of the relay; `failure` is the first failure of the broker it saw."""
+class BrokerRelay(ThreadingHTTPServer):
+    """The relay, on a loopback port the OS picks; `failure` is the first failure of the
+    broker it saw. The standard library's threaded HTTP server: the relay needs no framework,
+    and a cell of any framework loads nothing more for it."""
+
+    daemon_threads = True
 
     def __init__(self, broker_url: str, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> None:
+        super().__init__(("127.0.0.1", 0), _RelayedRequest)
         self.broker_url = broker_url.rstrip("/")
+        self.url = "http://{}:{}".format(*self.server_address[:2])
         self.failure: str | None = None
-        self.url = ""  # where it listens, once served
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        # Loading the CA certificates costs ~40 ms a cell: only for a broker on https.
+        https = self.broker_url.startswith("https:")
+        self.client = httpx.Client(timeout=timeout, verify=https)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-        elif scope["type"] == "http":
-            await self._relay(scope, receive, send)
+    def server_close(self) -> None:
+        super().server_close()
+        self.client.close()
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                # Loading the CA certificates costs ~40 ms a cell: only for a broker on https.
-                https = self.broker_url.startswith("https:")
-                self._client = httpx.AsyncClient(timeout=self._timeout, verify=https)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._client is not None:
-                    await self._client.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
-    async def _relay(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string", b"")
-        target = self.broker_url + path.decode("latin-1")
-        if query:
-            target += "?" + query.decode("latin-1")
-        request = f"{scope['method']} {scope['path']}"
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
-        assert self._client is not None, "the relay serves only between startup and shutdown"
+class _RelayedRequest(BaseHTTPRequestHandler):
+    server: BrokerRelay
+    protocol_version = "HTTP/1.1"  # keep-alive, as the verifier asks
+
+    def relay(self) -> None:
+        request = f"{self.command} {self.path.partition('?')[0]}"
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED]
         try:
-            answer = await self._client.request(
-                scope["method"], target, headers=headers, content=body
+            answer = self.server.client.request(
+                self.command, self.server.broker_url + self.path, headers=headers, content=body
             )
         except httpx.HTTPError as error:  # refused, reset, timed out (a broker that hangs)
-            reason = f"cannot reach the Pact Broker at {self.broker_url}"
-            await self._refuse(send, f"{reason} ({request}): {error!r}")
+            reason = f"cannot reach the Pact Broker at {self.server.broker_url}"
+            self.refuse(f"{reason} ({request}): {error!r}")
             return
         except Exception as error:  # a 500 from the relay itself would be retried as well
-            await self._refuse(send, f"relaying {request} to the Pact Broker failed: {error!r}")
+            self.refuse(f"relaying {request} to the Pact Broker failed: {error!r}")
             return
         if answer.status_code >= 500 or answer.status_code in RETRIED:
             reason = f"the Pact Broker answered {answer.status_code} to {request}"
-            await self._refuse(send, f"{reason}: {answer.text[:300]}")
+            self.refuse(f"{reason}: {answer.text[:300]}")
             return
-        response_headers = [(k, v) for k, v in answer.headers.raw if k.lower() not in NOT_FORWARDED]
-        response_headers.append((b"content-length", str(len(answer.content)).encode()))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status_code,
-                "headers": response_headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.content})
+        forwarded = [(k, v) for k, v in answer.headers.multi_items() if k not in NOT_FORWARDED]
+        self.answer(answer.status_code, forwarded, answer.content)
 
-    async def _refuse(self, send: Any, message: str) -> None:
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+    def refuse(self, message: str) -> None:
         # The first failure is the cause; what follows it is mostly its consequences.
-        self.failure = self.failure or message
+        self.server.failure = self.server.failure or message
         body = json.dumps({"errors": {"broker": [message]}}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        self.answer(400, [("content-type", "application/json")], body)
+
+    def answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the failures that matter are kept in `failure`
 
 
 @contextmanager
 def relay(broker_url: str) -> Iterator[BrokerRelay]:
     """A relay to the broker at `broker_url`, on a loopback port, for as long as the block."""
-    app = BrokerRelay(broker_url)
-    with serve(app) as server:
-        app.url = server.url
-        app.failure = None  # what the readiness probe met is not the verification's business
-        yield app
+    with BrokerRelay(broker_url) as server:
+        serving = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        serving.start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+            serving.join()
