@@ -3,8 +3,9 @@
 `nox -s verify` starts one for the whole matrix (noxfile.py), on the SQLite file in the
 checkout, and names it to every cell with PACT_BROKER_BASE_URL like any other broker; this
 checkout's pacts are published to it once per consumer version by the real
-`pact broker publish`, exactly as a consumer's CI would publish them. A verification test run
-outside nox, with no broker named, gets a broker of its own for the run, in a temporary file.
+`pact broker publish`, exactly as a consumer's CI would publish them. A cell run outside nox
+(`python -m verification cell`, a test) with no broker named gets a broker of its own, in
+its process, on a temporary file.
 """
 
 from __future__ import annotations

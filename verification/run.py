@@ -4,8 +4,8 @@ A run is one `nox` invocation, or in CI one workflow run (`PACT_MATRIX_RUN` name
 every job). Everything a run writes is in its own folder, `results/runs/<id>/`: what its
 cells verified (`<cell>.json`, `<cell>.junit.xml`, the files `python -m verification` reads)
 and, under `run/`, what the noxfile keeps about it: the run's owner, one record per cell that
-started, the pacts each cell's consumer tests wrote, the embedded broker's address and the
-verdict. Two runs in one checkout have two folders and two brokers, and never read each
+started, the pacts the consumer tests wrote for its cells, the embedded broker's address and
+the verdict. Two runs in one checkout have two folders and two brokers, and never read each
 other's files; readers (`verdict`, `crosscheck`, `report`) read one run, the latest whole one
 unless told which.
 
