@@ -143,6 +143,7 @@ _PUBLISHING_OFF = (
 def verify_cell(args: argparse.Namespace) -> int:
     """One matrix cell in one process: the framework's provider verified against the pacts
     the broker selects, its result written for the verdict (`PACT_RESULTS_DIR`)."""
+    import importlib
     import tempfile
 
     from verification.cell import Cell, run
@@ -154,6 +155,8 @@ def verify_cell(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
     except SettingsError as error:
         raise CommandError(str(error)) from error
+    # The framework first: importing it is part of any cell's floor, not of its verification.
+    importlib.import_module(f"providers.{args.framework}")
     with (
         tempfile.TemporaryDirectory() as workdir,
         broker_for(settings, Path(workdir)) as broker,
