@@ -376,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what the command started has been stopped on the way
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
