@@ -193,3 +193,12 @@ def test_a_slice_is_the_pact_with_part_of_its_interactions_in_order() -> None:
     )
     marked = slices.slice_document(document, pending=True)
     assert all(i["pending"] is True for piece in marked for i in piece["interactions"])
+
+
+def test_only_a_v4_pact_is_sliced_since_only_v4_carries_pending_on_its_interactions() -> None:
+    v4 = large_pact(1)
+    v3 = {**v4, "metadata": {"pactSpecification": {"version": "3.0.0"}}}
+
+    assert slices.is_v4(v4)
+    assert not slices.is_v4(v3)
+    assert not slices.is_v4({**v4, "metadata": {}})
