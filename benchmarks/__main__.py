@@ -28,19 +28,24 @@ from benchmarks import matrix
 from benchmarks.failures import HANG_SECONDS, PASSING, SCENARIOS
 from benchmarks.harness import median
 from matrix import ALL_CELLS, FRAMEWORKS, PROJECT_ROOT
+from verification.slices import SLICE_SIZE
 
 START_MARKER = "<!-- bench:start (written by `nox -s bench`; edit outside these markers) -->"
 END_MARKER = "<!-- bench:end -->"
 PARTS = ("throughput", "lifecycle", "broker", "matrix", "virtualenv", "failures", "pactgen")
 
-# Throughput variants: (label, ca_fix, quiet_ffi). "before" undoes the harness's two fixes.
+# Throughput variants: (label, ca_fix, quiet_ffi, sliced). "before" undoes the harness's fixes.
 VARIANTS = (
-    ("before: plain verifier", False, False),
-    ("CA bundle of one certificate", True, False),
-    ("after: + FFI logs at WARNING (as shipped)", True, True),
+    ("before: plain verifier", False, False, False),
+    ("CA bundle of one certificate", True, False, False),
+    ("+ FFI logs at WARNING (unsliced)", True, True, False),
+    (f"after: + slices of {SLICE_SIZE} (as shipped)", True, True, True),
 )
 AFTER = VARIANTS[-1][0]
+UNSLICED = VARIANTS[-2][0]
 BEFORE = VARIANTS[0][0]
+# The pact sizes of the scaling table (issue 26, item 3).
+SCALING_SIZES = (100, 500, 1000, 2000)
 
 
 class Bench:
@@ -117,7 +122,7 @@ class Bench:
                     "limit", framework=framework, interactions=interactions, repeats=1
                 )
                 runs: list[tuple[str, dict[str, Any]]] = [("limit", plain)]
-                for label, ca_fix, quiet_ffi in VARIANTS:
+                for label, ca_fix, quiet_ffi, sliced in VARIANTS:
                     result = self.worker(
                         "verify",
                         framework=framework,
@@ -125,6 +130,7 @@ class Bench:
                         repeats=1,
                         ca_fix=ca_fix,
                         quiet_ffi=quiet_ffi,
+                        sliced=sliced,
                     )
                     runs.append((label, result))
                 for label, result in runs:
@@ -133,20 +139,33 @@ class Bench:
                         continue
                     key = (framework, label)
                     seconds.setdefault(key, []).extend(result["seconds"])
-                    if "verifier_cpu" in result:
-                        verifier_cpu, process_cpu = cpu.setdefault(key, ([], []))
-                        verifier_cpu.extend(result["verifier_cpu"])
-                        process_cpu.extend(result["process_cpu"])
+                    verifier_cpu, process_cpu = cpu.setdefault(key, ([], []))
+                    verifier_cpu.extend(result.get("verifier_cpu", []))
+                    process_cpu.extend(result["process_cpu"])
 
         def ips(framework: str, label: str) -> float:
             return interactions / median(seconds.get((framework, label), []))
+
+        def per_interaction(framework: str, label: str, which: int) -> str:
+            values = cpu.get((framework, label), ([], []))[which]
+            return _ms(median(values) / interactions, 2) if values else "-"
+
+        def cpu_split(framework: str, label: str) -> str:
+            verifier, process = (median(v) for v in cpu.get((framework, label), ([], [])))
+            return (
+                f"{_ms(verifier / interactions, 2)} + {_ms((process - verifier) / interactions, 2)}"
+                f" = {_ms(process / interactions, 2)}"
+            )
 
         rows = [
             f'Generated pact of {interactions} interactions, each `given("a user exists", '
             "{id, name})` + `GET /users/{id}`: per interaction a state setup, the request and "
             "a state teardown. Median of "
             f"{self.arguments.repeats} rounds; interactions per second (ips), and the ratio "
-            "to the limit.",
+            "to the limit. CPU per interaction: the verifier's own thread (`Verifier.verify`, "
+            "Rust, without the GIL) + the rest of the process (the provider's server, the "
+            "harness) = the whole process; for the limit, the whole process is the client and "
+            "the same server.",
             "",
             "| | " + " | ".join(FRAMEWORKS) + " |",
             "|---|" + "---:|" * len(FRAMEWORKS),
@@ -154,7 +173,7 @@ class Bench:
             + " | ".join(f"{ips(f, 'limit'):.0f} ips" for f in FRAMEWORKS)
             + " |",
         ]
-        for label, _, _ in VARIANTS:
+        for label, _, _, _ in VARIANTS:
             rows.append(
                 f"| cell ({label}) | "
                 + " | ".join(
@@ -164,19 +183,20 @@ class Bench:
                 + " |"
             )
         rows.append(
-            f"| CPU per interaction, {AFTER.split(':')[0]}: verifier thread / whole process | "
-            + " | ".join(
-                f"{_ms(median(cpu[(f, AFTER)][0]) / interactions, 2)} / "
-                f"{_ms(median(cpu[(f, AFTER)][1]) / interactions, 2)}"
-                if (f, AFTER) in cpu
-                else "-"
-                for f in FRAMEWORKS
-            )
+            "| CPU per interaction, limit: client and server (whole process) | "
+            + " | ".join(per_interaction(f, "limit", 1) for f in FRAMEWORKS)
             + " |"
         )
+        for label in (UNSLICED, AFTER):
+            rows.append(
+                f"| CPU per interaction, {label}: verifier thread + rest = whole process | "
+                + " | ".join(
+                    cpu_split(f, label) if cpu.get((f, label), ([], []))[0] else "-"
+                    for f in FRAMEWORKS
+                )
+                + " |"
+            )
         rows += [f"\nError: {error}" for error in errors]
-        rows += ["", *self.scaling()]
-        self.sections.append("### 1. Verification throughput\n\n" + "\n".join(rows))
         for framework in FRAMEWORKS:
             after = ips(framework, AFTER)
             limit = ips(framework, "limit")
@@ -188,32 +208,86 @@ class Bench:
                 ">= 0.6 and >= 100 ips",
                 after / limit >= 0.6 and after >= 100,
             )
+        # After the 500-interaction targets: the scaling table adds the large-pact ones.
+        rows += ["", *self.scaling()]
+        self.sections.append("### 1. Verification throughput\n\n" + "\n".join(rows))
 
     def scaling(self) -> list[str]:
-        """The verifier's CPU per interaction as the pact grows (one framework, as shipped)."""
+        """Every framework at every size of SCALING_SIZES, sliced (as shipped) and unsliced,
+        each against the limit at the same size, in interleaved rounds."""
+        seconds: dict[tuple[str, int, str], list[float]] = {}
+        verifier_cpu: dict[tuple[str, int, str], list[float]] = {}
+        errors: list[str] = []
+        kinds = ("limit", "sliced", "unsliced")
+        for round_number in range(self.arguments.repeats):
+            for framework in FRAMEWORKS:
+                for interactions in SCALING_SIZES:
+                    self.log(
+                        f"throughput: scaling, {framework}, {interactions} interactions, "
+                        f"round {round_number + 1}"
+                    )
+                    self.settle()
+                    for kind in kinds:
+                        if kind == "limit":
+                            result = self.worker(
+                                "limit", framework=framework, interactions=interactions, repeats=1
+                            )
+                        else:
+                            result = self.worker(
+                                "verify",
+                                framework=framework,
+                                interactions=interactions,
+                                repeats=1,
+                                ca_fix=True,
+                                quiet_ffi=True,
+                                sliced=kind == "sliced",
+                            )
+                        if "error" in result:
+                            errors.append(f"{framework} {interactions} {kind}: {result['error']}")
+                            continue
+                        key = (framework, interactions, kind)
+                        seconds.setdefault(key, []).extend(result["seconds"])
+                        verifier_cpu.setdefault(key, []).extend(result.get("verifier_cpu", []))
+
+        def ips(key: tuple[str, int, str]) -> float:
+            return key[1] / median(seconds.get(key, []))
+
+        def cell(framework: str, interactions: int, kind: str) -> str:
+            key = (framework, interactions, kind)
+            ratio = ips(key) / ips((framework, interactions, "limit"))
+            cpu = _ms(median(verifier_cpu.get(key, [])) / interactions, 2)
+            return f"{ips(key):.0f} ips = {ratio:.2f} | {cpu}"
+
         rows = [
-            "How the verifier's own CPU time per interaction grows with the pact's size "
-            f"({FRAMEWORKS[-1]}, as shipped, one run each):",
+            "How throughput and the verifier's own CPU per interaction change with the pact's "
+            f"size, every framework; median of {self.arguments.repeats} interleaved rounds. "
+            f"Sliced (as shipped): a pact of more than {SLICE_SIZE} interactions is verified "
+            f"from slices of {SLICE_SIZE}, in one verifier run (`verification/slices.py`); "
+            "unsliced: the verifier fetches the whole pact from the broker.",
             "",
-            "| interactions in the pact | ips | verifier thread CPU per interaction |",
-            "|---:|---:|---:|",
+            "| framework | interactions | limit | sliced (as shipped) | verifier CPU per "
+            "interaction | unsliced | verifier CPU per interaction |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for interactions in (100, self.arguments.interactions, 2 * self.arguments.interactions):
-            self.log(f"throughput: scaling, {interactions} interactions")
-            result = self.worker(
-                "verify",
-                framework=FRAMEWORKS[-1],
-                interactions=interactions,
-                repeats=1,
-                ca_fix=True,
-                quiet_ffi=True,
-            )
-            if "error" in result:
-                rows.append(f"| {interactions} | {result['error']} | |")
-                continue
-            rows.append(
-                f"| {interactions} | {interactions / median(result['seconds']):.0f}"
-                f" | {_ms(median(result['verifier_cpu']) / interactions, 2)} |"
+        for framework in FRAMEWORKS:
+            for interactions in SCALING_SIZES:
+                rows.append(
+                    f"| {framework} | {interactions}"
+                    f" | {ips((framework, interactions, 'limit')):.0f} ips"
+                    f" | {cell(framework, interactions, 'sliced')}"
+                    f" | {cell(framework, interactions, 'unsliced')} |"
+                )
+        rows += [f"\nError: {error}" for error in errors]
+        for framework in FRAMEWORKS:
+            sliced = ips((framework, 1000, "sliced"))
+            limit = ips((framework, 1000, "limit"))
+            self.target(
+                f"1. large pact (1000 interactions), {framework}",
+                f"{sliced:.0f} ips (unsliced {ips((framework, 1000, 'unsliced')):.0f})",
+                f"{limit:.0f} ips",
+                f"{sliced / limit:.2f}",
+                ">= 0.6",
+                sliced / limit >= 0.6,
             )
         return rows
 

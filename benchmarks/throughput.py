@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import secrets
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,17 +29,26 @@ import providers
 from benchmarks.harness import broker_with_pact
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from providers.runner import serve
-from verification import cell
+from verification import cell, slices
 
 
 def verify(
-    framework: str, interactions: int, repeats: int, *, ca_fix: bool, quiet_ffi: bool
+    framework: str,
+    interactions: int,
+    repeats: int,
+    *,
+    ca_fix: bool,
+    quiet_ffi: bool,
+    sliced: bool = True,
 ) -> dict[str, Any]:
     """Run the cell `repeats` times on a pact of `interactions`; seconds and interactions/s.
 
-    `ca_fix=False` and `quiet_ffi=False` undo two of the harness's fixes, to measure "before":
-    the one-certificate CA bundle, and the verifier's log forwarding turned down to WARNING.
+    `ca_fix=False`, `quiet_ffi=False` and `sliced=False` undo the harness's fixes, to measure
+    "before": the one-certificate CA bundle, the verifier's log forwarding turned down to
+    WARNING, and large pacts verified in slices (verification/slices.py).
     """
+    if not sliced:
+        slices.SLICE_SIZE = sys.maxsize  # no pact is larger: every pact is verified whole
     if not quiet_ffi:
         # What pact-python does when the `pact.ffi` logger has no level of its own: forward
         # every INFO event into Python logging. Must happen before the first Pact or Verifier.
@@ -95,6 +105,8 @@ def limit(framework: str, interactions: int, repeats: int) -> dict[str, Any]:
 
         calls = _calls(write_pact(Path(workdir), interactions))
     seconds: list[float] = []
+    # CPU time of the whole process: the client's and the provider's, which share it.
+    process_cpu: list[float] = []
     for _ in range(repeats):
         secret = secrets.token_urlsafe(32)
         app = providers.create_app(framework, provider_states=True, state_secret=secret)
@@ -103,14 +115,16 @@ def limit(framework: str, interactions: int, repeats: int) -> dict[str, Any]:
             httpx.Client(base_url=server.url, headers={STATE_SECRET_HEADER: secret}) as client,
         ):
             started = time.perf_counter()
+            process_started = time.process_time()
             for state, method, path in calls:
                 client.post(STATE_PATH, json={**state, "action": "setup"}).raise_for_status()
                 response = client.request(method, path)
                 if response.status_code != 200:
                     raise RuntimeError(f"{method} {path} answered {response.status_code}")
                 client.post(STATE_PATH, json={**state, "action": "teardown"}).raise_for_status()
+            process_cpu.append(time.process_time() - process_started)
             seconds.append(time.perf_counter() - started)
-    return {"seconds": seconds, "interactions": len(calls)}
+    return {"seconds": seconds, "interactions": len(calls), "process_cpu": process_cpu}
 
 
 def _calls(pact_file: Path) -> list[tuple[dict[str, Any], str, str]]:

@@ -149,6 +149,15 @@ def _consumer_of(pact: dict[str, Any]) -> str:
         return str(pact.get("shortDescription", "?"))
 
 
+def pact_document(endpoint: BrokerEndpoint, url: str) -> dict[str, Any]:
+    """The pact at `url`, as the broker serves it (each interaction with its `_id`)."""
+    try:
+        with endpoint.client() as client:
+            return json_of(client.get(url))
+    except httpx.HTTPError as error:
+        raise BrokerError(f"cannot fetch the pact {masked(url)}: {error}") from error
+
+
 def pact_at(endpoint: BrokerEndpoint, url: str, provider: str) -> PactRef:
     """The pact at `url` (PACT_URL), read with the broker's credentials, checked to be a pact
     for `provider`. Any other answer fails at once, naming the URL (its credentials masked)."""

@@ -2,7 +2,9 @@
 
 The provider runs in a background thread of this process on a port the OS picks, with its
 provider-state endpoint on, guarded by a per-run secret that only the verifier knows. The
-real pact-python verifier fetches the pacts from the broker and drives the states over HTTP.
+real pact-python verifier fetches the pacts from the broker and drives the states over HTTP;
+a pact too large to verify quickly in one piece is fetched by the cell and given to the
+verifier in slices (verification/slices.py), which still make one result.
 No cell publishes its results: the matrix publishes one verdict when every cell has run.
 """
 
@@ -18,7 +20,7 @@ import secrets
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from matrix import PROVIDER, cell_name, installed_series
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
 from states import PROVIDER_STATES, StateStore
 from states.registry import shown
-from verification import broker_api, broker_relay, states_check, watchdog
+from verification import broker_api, broker_relay, slices, states_check, watchdog
 from verification.broker_api import BrokerEndpoint, BrokerError
 from verification.results import CellResult, InteractionOutcome, PactRef
 from verification.settings import Settings
@@ -85,7 +87,9 @@ def run(
         try:
             pacts = _select_pacts(endpoint, settings)
             _check_states(endpoint, settings)
-            results, report, problem = _verify(cell, settings, endpoint, store)
+            # A large pact is verified from slices of it (verification/slices.py).
+            with slices.sources(endpoint, pacts) as slice_files:
+                results, report, problem = _verify(cell, settings, endpoint, store, slice_files)
             if problem is not None:
                 raise CellFailure(problem)
             _check_something_was_verified(results, pacts, settings)
@@ -180,10 +184,11 @@ def _verify(
     settings: Settings,
     endpoint: BrokerEndpoint,
     store: StateStore | None,
+    slice_files: Sequence[Path] | None,
 ) -> tuple[dict[str, Any], str, str | None]:
     """The verifier's results and report, and what went wrong with the provider or the broker
     while it ran (or None). The verifier reaches the broker through a relay that makes a
-    failing broker fail it at once."""
+    failing broker fail it at once; given `slice_files`, it verifies those instead."""
     # A secret per run: the state endpoint answers only requests that carry it, and the
     # verifier adds it to every request it sends, the state changes included.
     state_secret = settings.state_secret or secrets.token_urlsafe(32)
@@ -205,7 +210,11 @@ def _verify(
             .set_request_timeout(settings.request_timeout_ms)
             .set_coloured_output(enabled=False)
         )
-        if settings.pact_url:
+        if slice_files is not None:
+            # The selected pacts, sliced: as the broker would have given them, in its order.
+            for path in slice_files:
+                verifier.add_source(str(path))
+        elif settings.pact_url:
             # Exactly this pact (a webhook-triggered build), read through the relay: no
             # selectors, pending or WIP.
             source = broker.url + _path_and_query(settings.pact_url)

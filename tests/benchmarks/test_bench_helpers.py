@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import throughput
+from benchmarks import throughput, verifier_profile
 from benchmarks.__main__ import END_MARKER, START_MARKER, write
 from benchmarks.harness import RequestLog
 from benchmarks.matrix import NOX_LINE, CellTimes, MatrixRun, _cell_times, _session_seconds
@@ -129,3 +129,30 @@ def test_the_tables_replace_only_what_is_between_the_markers(tmp_path: Path) -> 
     assert (
         path.read_text("utf-8") == f"# Notes\n\n{START_MARKER}\nnew\n{END_MARKER}\n\nMore notes.\n"
     )
+
+
+def test_the_profile_reads_the_thread_that_ran_the_verifier_by_library_and_libc_function() -> None:
+    libc = "(/usr/lib/x86_64-linux-gnu/libc.so.6)"
+    ffi = "(/venv/site-packages/pact_python_ffi.libs/libpact_ffi-1e2d0200.so)"
+    lines = [
+        "  435      7f031876a06e _PyObject_Free (/root/.pyenv/lib/libpython3.13.so.1.0)",
+        f"  435      7f0316f096e5 [unknown] {ffi}",
+        f" 1273      7f0316f096e5 [unknown] {ffi}",
+        f" 1273      7f0316f096e6 [unknown] {ffi}",
+        f" 1273      7f6159ca3f16 malloc {libc}",
+        f" 1273      7f6159ca3f17 malloc {libc}",
+        f" 1273      7f6159ca3f18 _int_free {libc}",
+        " 1273  ffffffff8223b5a6 do_syscall_64 ([kernel.kallsyms])",
+        "not a sample",
+    ]
+
+    profile = verifier_profile.verifier_thread(lines)
+
+    assert profile.samples == 6  # thread 1273, which ran the verifier the most
+    assert profile.libraries == {
+        "libc.so.6": 3,
+        "libpact_ffi-1e2d0200.so": 2,
+        "[kernel.kallsyms]": 1,
+    }
+    assert profile.libc_functions == {"malloc": 2, "_int_free": 1}
+    assert profile.share(3) == "50.0%"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
+import httpx
 import pytest
 
+from matrix import CONSUMER
 from states import PROVIDER_STATES
 from tests.broken_store import MisnamingStore
 from verification.broker_api import BrokerEndpoint
@@ -111,6 +113,10 @@ def test_a_state_the_provider_does_not_know_is_named_in_the_report_with_the_know
     # The pact names "user 123 exists"; a provider whose vocabulary lost it does not know it.
     monkeypatch.delitem(PROVIDER_STATES._states, "user 123 exists")
     # With the main branch selected, the cell asks the broker first and stops the run at once.
+    # The broker takes only develop, main or master for a main branch by itself: on any other
+    # checkout (a feature branch, as in CI for a pull request) it is told which one it is.
+    consumer = f"{broker_endpoint.url}/pacticipants/{CONSUMER}"
+    httpx.patch(consumer, json={"mainBranch": settings.consumer_branch}).raise_for_status()
     checked = run(Cell(framework), settings, broker_endpoint)
     assert checked.stops_run
     assert checked.error is not None
