@@ -22,14 +22,6 @@ from providers import api
 from states import InMemoryUserRepository, UserRepository
 
 ASSETS_PATH: Final = "/docs/assets"  # Swagger UI's and ReDoc's files, served offline
-# The routes FastAPI adds for its documentation: a path ending in "/" stands for all under it.
-DOCUMENTATION_PATHS: Final = (
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
-    f"{ASSETS_PATH}/",
-)
 
 
 async def get_store(request: Request) -> UserRepository:
