@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -60,13 +61,17 @@ STATUS_DETAILS: Final = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: f"Request body is larger than {MAX_BODY_BYTES} bytes",
-    415: f"Content-Type must be {JSON_CONTENT_TYPE}",
     500: "Internal Server Error",
 }
 
 
 class InvalidInput(ValueError):
     """A malformed request; the message says what is wrong."""
+
+
+class NotJsonMediaType(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"Content-Type must be {JSON_CONTENT_TYPE}")
 
 
 class UserNotFound(LookupError):
@@ -84,6 +89,7 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
     StateChangeError: 400,  # a malformed state change, an unknown state, bad params
     StateChangeRefused: 403,
     UserNotFound: 404,
+    NotJsonMediaType: 415,
     StateFunctionFailed: 409,  # the state's own setup or teardown raised
 }
 
@@ -98,13 +104,12 @@ def allow_header(methods: Iterable[str]) -> str:
     return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
-def is_json(content_type: str | None) -> bool:
-    """Whether a Content-Type declares JSON: `application/json` or `application/*+json`,
-    parameters and case aside (Flask's `Request.is_json` rule)."""
+def require_json(content_type: str | None) -> None:
+    """A body must be declared JSON: `application/json` or `application/*+json`, parameters and
+    case aside (Flask's `Request.is_json` rule)."""
     media_type = (content_type or "").partition(";")[0].strip().lower()
-    return media_type == JSON_CONTENT_TYPE or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    if not (media_type == JSON_CONTENT_TYPE or re.fullmatch(r"application/.*\+json", media_type)):
+        raise NotJsonMediaType
 
 
 def _digits(value: object) -> object:
@@ -202,8 +207,14 @@ def parse_user_id(text: str) -> int:
         raise InvalidInput(BAD_USER_ID) from None
 
 
-def new_user(document: object) -> NewUser:
-    """The user a parsed JSON body asks for (FastAPI validates `UserIn` itself)."""
+def new_user(body: bytes, content_type: str | None) -> NewUser:
+    """The user a request body asks for, once its size is known to be within the limit (FastAPI
+    parses and validates `UserIn` itself, with Python's parser too)."""
+    require_json(content_type)
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
+        raise InvalidInput(NOT_JSON) from None
     try:
         return UserIn.model_validate(document).to_new_user()
     except ValidationError as invalid:

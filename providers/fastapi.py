@@ -60,8 +60,7 @@ class LimitedBodyRoute(APIRoute):
 
 async def require_json(request: Request) -> None:
     """415 unless the body is declared JSON (FastAPI would read any body as JSON)."""
-    if not api.is_json(request.headers.get("content-type")):
-        raise HTTPException(415)
+    api.require_json(request.headers.get("content-type"))
 
 
 Store = Annotated[UserRepository, Depends(get_store)]
