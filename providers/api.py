@@ -69,6 +69,11 @@ class InvalidInput(ValueError):
     """A malformed request; the message says what is wrong."""
 
 
+class BodyTooLarge(ValueError):
+    def __init__(self) -> None:
+        super().__init__(STATUS_DETAILS[413])
+
+
 class NotJsonMediaType(ValueError):
     def __init__(self) -> None:
         super().__init__(f"Content-Type must be {JSON_CONTENT_TYPE}")
@@ -89,6 +94,7 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
     StateChangeError: 400,  # a malformed state change, an unknown state, bad params
     StateChangeRefused: 403,
     UserNotFound: 404,
+    BodyTooLarge: 413,
     NotJsonMediaType: 415,
     StateFunctionFailed: 409,  # the state's own setup or teardown raised
 }
@@ -102,6 +108,14 @@ def status_of(error: Exception) -> int:
 def allow_header(methods: Iterable[str]) -> str:
     """`Allow` for a path: every method routed for it, and OPTIONS, in one order."""
     return ", ".join(sorted({*methods, "OPTIONS"}))
+
+
+def within_limit(body: bytes) -> bytes:
+    """A body as read, at most a byte past the limit (where the frameworks' own limits stop
+    reading a chunked body, silently): over the limit, a 413."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return body
 
 
 def require_json(content_type: str | None) -> None:
@@ -209,7 +223,8 @@ def parse_user_id(text: str) -> int:
 
 def new_user(body: bytes, content_type: str | None) -> NewUser:
     """The user a request body asks for, once its size is known to be within the limit (FastAPI
-    parses and validates `UserIn` itself, with Python's parser too)."""
+    parses and validates `UserIn` itself, with Python's parser too): a 413 before a 415."""
+    within_limit(body)
     require_json(content_type)
     try:
         document = json.loads(body)
@@ -274,7 +289,7 @@ class ProviderStateEndpoint:
         """Apply one state change as the verifier sends it, or raise StateChangeError: never a
         5xx, which the verifier would retry for about two minutes."""
         try:
-            injected = self.handler.handle(body=body, query=query)
+            injected = self.handler.handle(body=within_limit(body), query=query)
         except StateFunctionFailed as failed:
             # The verifier reports only "a state change handler has failed": the log (which a
             # failed cell shows) names the state and its error.

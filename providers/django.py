@@ -76,7 +76,7 @@ class UserView(ApiView):
 
 class UsersView(ApiView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        new_user = api.new_user(request.body, request.content_type)  # a 413 before a 415
+        new_user = api.new_user(request.body, request.content_type)
         return JsonResponse(api.create_user(self.store, new_user).model_dump(mode="json"))
 
 
