@@ -94,9 +94,9 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
     StateChangeError: 400,  # a malformed state change, an unknown state, bad params
     StateChangeRefused: 403,
     UserNotFound: 404,
+    StateFunctionFailed: 409,  # the state's own setup or teardown raised
     BodyTooLarge: 413,
     NotJsonMediaType: 415,
-    StateFunctionFailed: 409,  # the state's own setup or teardown raised
 }
 
 
