@@ -1,9 +1,10 @@
-"""The rules of the user API, framework-free: the user models, what a valid new user is, the
-error wording, the store behind its interface, and the guard of the provider-state endpoint.
+"""The rules of the user API, framework-free: the user models, what a valid new user and its
+request body are, the error wording, the store behind its interface, and the guard of the
+provider-state endpoint.
 
 The rules raise domain errors and build no HTTP answer: each adapter (`providers/<name>.py`)
 maps the errors with its framework's exception handlers. The models are pydantic (no web
-framework): FastAPI validates with them natively, and Flask calls them.
+framework): FastAPI validates with them natively, and Flask's and Django's views call them.
 """
 
 from __future__ import annotations
