@@ -1,8 +1,7 @@
 """The user API on several web frameworks, with one set of framework-free rules (`providers.api`).
 
-Each framework is a module `providers/<name>.py` with a `create_app` factory, a production
-`app` and, if the framework adds documentation routes, their `DOCUMENTATION_PATHS`;
-`pyproject.toml` lists them under `[tool.pact-matrix] frameworks`. Serve any of them with
+Each framework is a module `providers/<name>.py` with a `create_app` factory and a production
+`app`; `pyproject.toml` lists them under `[tool.pact-matrix] frameworks`. Serve any of them with
 `providers.runner.serve`.
 """
 

@@ -1,9 +1,10 @@
-"""The rules of the user API, framework-free: the user models, what a valid new user is, the
-error wording, the store behind its interface, and the guard of the provider-state endpoint.
+"""The rules of the user API, framework-free: the user models, what a valid new user and its
+request body are, the error wording, the store behind its interface, and the guard of the
+provider-state endpoint.
 
 The rules raise domain errors and build no HTTP answer: each adapter (`providers/<name>.py`)
 maps the errors with its framework's exception handlers. The models are pydantic (no web
-framework): FastAPI validates with them natively, and Flask calls them.
+framework): FastAPI validates with them natively, and Flask's and Django's views call them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -60,13 +62,22 @@ STATUS_DETAILS: Final = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: f"Request body is larger than {MAX_BODY_BYTES} bytes",
-    415: f"Content-Type must be {JSON_CONTENT_TYPE}",
     500: "Internal Server Error",
 }
 
 
 class InvalidInput(ValueError):
     """A malformed request; the message says what is wrong."""
+
+
+class BodyTooLarge(ValueError):
+    def __init__(self) -> None:
+        super().__init__(STATUS_DETAILS[413])
+
+
+class NotJsonMediaType(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"Content-Type must be {JSON_CONTENT_TYPE}")
 
 
 class UserNotFound(LookupError):
@@ -85,6 +96,8 @@ ERROR_STATUS: Final[dict[type[Exception], int]] = {
     StateChangeRefused: 403,
     UserNotFound: 404,
     StateFunctionFailed: 409,  # the state's own setup or teardown raised
+    BodyTooLarge: 413,
+    NotJsonMediaType: 415,
 }
 
 
@@ -98,13 +111,20 @@ def allow_header(methods: Iterable[str]) -> str:
     return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
-def is_json(content_type: str | None) -> bool:
-    """Whether a Content-Type declares JSON: `application/json` or `application/*+json`,
-    parameters and case aside (Flask's `Request.is_json` rule)."""
+def within_limit(body: bytes) -> bytes:
+    """A body as read, at most a byte past the limit (where the frameworks' own limits stop
+    reading a chunked body, silently): over the limit, a 413."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return body
+
+
+def require_json(content_type: str | None) -> None:
+    """A body must be declared JSON: `application/json` or `application/*+json`, parameters and
+    case aside (Flask's `Request.is_json` rule)."""
     media_type = (content_type or "").partition(";")[0].strip().lower()
-    return media_type == JSON_CONTENT_TYPE or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    if not (media_type == JSON_CONTENT_TYPE or re.fullmatch(r"application/.*\+json", media_type)):
+        raise NotJsonMediaType
 
 
 def _digits(value: object) -> object:
@@ -202,8 +222,15 @@ def parse_user_id(text: str) -> int:
         raise InvalidInput(BAD_USER_ID) from None
 
 
-def new_user(document: object) -> NewUser:
-    """The user a parsed JSON body asks for (FastAPI validates `UserIn` itself)."""
+def new_user(body: bytes, content_type: str | None) -> NewUser:
+    """The user a request body asks for, once its size is known to be within the limit (FastAPI
+    parses and validates `UserIn` itself, with Python's parser too): a 413 before a 415."""
+    within_limit(body)
+    require_json(content_type)
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
+        raise InvalidInput(NOT_JSON) from None
     try:
         return UserIn.model_validate(document).to_new_user()
     except ValidationError as invalid:
@@ -263,7 +290,7 @@ class ProviderStateEndpoint:
         """Apply one state change as the verifier sends it, or raise StateChangeError: never a
         5xx, which the verifier would retry for about two minutes."""
         try:
-            injected = self.handler.handle(body=body, query=query)
+            injected = self.handler.handle(body=within_limit(body), query=query)
         except StateFunctionFailed as failed:
             # The verifier reports only "a state change handler has failed": the log (which a
             # failed cell shows) names the state and its error.

@@ -11,7 +11,6 @@ Django's WSGI handler, and the views read them from `request.META`.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import TYPE_CHECKING, Any, Final
 
@@ -77,16 +76,8 @@ class UserView(ApiView):
 
 class UsersView(ApiView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        body = request.body  # its size first (a 413), then its type
-        if not api.is_json(request.content_type):
-            return error(415, api.STATUS_DETAILS[415])
-        try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep
-            raise api.InvalidInput(api.NOT_JSON) from None
-        return JsonResponse(
-            api.create_user(self.store, api.new_user(document)).model_dump(mode="json")
-        )
+        new_user = api.new_user(request.body, request.content_type)
+        return JsonResponse(api.create_user(self.store, new_user).model_dump(mode="json"))
 
 
 class ProviderStateView(ApiView):

@@ -22,14 +22,6 @@ from providers import api
 from states import InMemoryUserRepository, UserRepository
 
 ASSETS_PATH: Final = "/docs/assets"  # Swagger UI's and ReDoc's files, served offline
-# The routes FastAPI adds for its documentation: a path ending in "/" stands for all under it.
-DOCUMENTATION_PATHS: Final = (
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
-    f"{ASSETS_PATH}/",
-)
 
 
 async def get_store(request: Request) -> UserRepository:
@@ -68,8 +60,7 @@ class LimitedBodyRoute(APIRoute):
 
 async def require_json(request: Request) -> None:
     """415 unless the body is declared JSON (FastAPI would read any body as JSON)."""
-    if not api.is_json(request.headers.get("content-type")):
-        raise HTTPException(415)
+    api.require_json(request.headers.get("content-type"))
 
 
 Store = Annotated[UserRepository, Depends(get_store)]
@@ -145,7 +136,7 @@ def create_app(
         app.add_exception_handler(error, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _bug)  # a 500 has the one error shape too
+    app.add_exception_handler(Exception, _http_error)  # a bug: a 500, in the one error shape
     return app
 
 
@@ -154,8 +145,8 @@ async def _domain_error(request: Request, error: Exception) -> Response:
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, HTTPException)
-    if error.status_code == 405:
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    if status == 405:
         # Every method of the path (Starlette's Allow names the first matching route's only);
         # OPTIONS answers with them.
         allow = api.allow_header(
@@ -168,8 +159,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
             return Response(headers={"Allow": allow})
         return JSONResponse({"detail": api.STATUS_DETAILS[405]}, 405, headers={"Allow": allow})
     # FastAPI's own 400 is a body it could not parse (not UTF-8, nested too deep).
-    detail = api.NOT_JSON if error.status_code == 400 else api.STATUS_DETAILS.get(error.status_code)
-    return JSONResponse({"detail": detail}, error.status_code)
+    detail = api.NOT_JSON if status == 400 else api.STATUS_DETAILS.get(status)
+    return JSONResponse({"detail": detail}, status)
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
@@ -179,10 +170,6 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
         return JSONResponse({"detail": api.BAD_USER_ID}, 400)
     invalid = api.invalid_body({**each, "loc": each["loc"][1:]} for each in error.errors())
     return JSONResponse({"detail": str(invalid)}, 400)
-
-
-async def _bug(request: Request, error: Exception) -> Response:
-    return JSONResponse({"detail": api.STATUS_DETAILS[500]}, 500)
 
 
 app = create_app()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from matrix import FRAMEWORKS
-from providers.testing import ProviderUnderTest, running_provider
+from tests.provider_under_test import ProviderUnderTest, running_provider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

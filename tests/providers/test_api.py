@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from providers import api
@@ -74,7 +76,7 @@ def test_error_details_do_not_depend_on_the_python_version() -> None:
 )
 def test_one_detail_for_a_body_with_several_problems(document: object, detail: str) -> None:
     with pytest.raises(api.InvalidInput) as invalid:
-        api.new_user(document)
+        api.new_user(json.dumps(document).encode(), api.JSON_CONTENT_TYPE)
     assert str(invalid.value).startswith(detail)
 
 

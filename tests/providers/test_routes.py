@@ -13,8 +13,8 @@ import pytest
 import providers
 from providers import api
 from providers.runner import serve
-from providers.testing import running_provider
 from states import VERNA_HAMPTON
+from tests.provider_under_test import running_provider
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 

@@ -13,13 +13,13 @@ import pytest
 import providers
 from providers import api
 from providers.runner import serve
-from providers.testing import running_provider
 from states import VERNA_HAMPTON, InMemoryUserRepository
+from tests.provider_under_test import running_provider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from providers.testing import ProviderUnderTest as Provider
+    from tests.provider_under_test import ProviderUnderTest as Provider
 
 SECRET = "s3cr3t-for-tests"
 

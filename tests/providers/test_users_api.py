@@ -16,7 +16,7 @@ from states import MAX_USER_ID, VERNA_HAMPTON
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from providers.testing import ProviderUnderTest as Provider
+    from tests.provider_under_test import ProviderUnderTest as Provider
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")

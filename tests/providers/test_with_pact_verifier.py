@@ -11,7 +11,7 @@ import pytest
 from pact import Pact, Verifier, match
 
 from providers import api
-from providers.testing import running_provider
+from tests.provider_under_test import running_provider
 
 if TYPE_CHECKING:
     from pathlib import Path

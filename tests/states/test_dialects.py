@@ -19,8 +19,8 @@ import pytest
 
 from matrix import FRAMEWORKS
 from providers import api
-from providers.testing import ProviderUnderTest, running_provider
 from states import VERNA_HAMPTON
+from tests.provider_under_test import ProviderUnderTest, running_provider
 
 Setup = Callable[[ProviderUnderTest, str, dict[str, Any]], httpx.Response]
 

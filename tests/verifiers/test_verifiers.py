@@ -29,8 +29,8 @@ from pact import Verifier
 
 from matrix import CONSUMER, FRAMEWORKS, PROJECT_ROOT, PROVIDER
 from providers.api import STATE_PATH, STATE_SECRET_HEADER
-from providers.testing import ProviderUnderTest, running_provider
 from tests.broken_store import WRONG_NAME, MisnamingStore
+from tests.provider_under_test import ProviderUnderTest, running_provider
 
 BIN = Path(sys.executable).parent
 PACT_JS = PROJECT_ROOT / "verifiers" / "pact-js"
