@@ -366,7 +366,13 @@ class Bench:
                 return median([run[key] for run in runs])
 
             talking = middle("fetch_window") + middle("publish_window") + middle("harness_seconds")
-            fetch_ratio = middle("fetch_window") / (middle("fetch_requests") * middle("round_trip"))
+            # A sliced pact is fetched by the cell (the harness), not the verifier: no ratio.
+            requests = middle("fetch_requests")
+            fetch_ratio = (
+                f"{middle('fetch_window') / (requests * middle('round_trip')):.1f}"
+                if requests
+                else "-"
+            )
             rows.append(
                 f"| {interactions} interactions | {_ms(middle('cell_seconds'))}"
                 f" | {_ms(middle('fetch_window'))} ({middle('fetch_requests'):.0f} requests)"
@@ -375,7 +381,7 @@ class Bench:
                 f" | {_ms(middle('harness_seconds'))}"
                 f" | {talking / middle('cell_seconds'):.0%}"
                 f" | {_ms(middle('round_trip'), 2)}"
-                f" | {fetch_ratio:.1f} |"
+                f" | {fetch_ratio} |"
             )
         self.sections.append("### 3. The broker\n\n" + "\n".join(rows))
 
