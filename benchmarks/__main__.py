@@ -586,8 +586,9 @@ def _where_the_time_went(warm: matrix.MatrixRun, floors: dict[str, float]) -> li
     rows = [
         "Where the warm run of this tree (1 cell at a time) spent its time. Per cell, nox's "
         "session: nox itself (reusing the venv), `uv sync` checking it, then the cell's "
-        "process (`python -m verification cell`): its floor, the verification, and the rest "
-        "(imports beyond the floor, asking the broker which pacts, writing the result, exit).",
+        "process (`python -m verification cell`): its floor, the verification "
+        "(`verification.cell.run`: asking the broker which pacts, serving the provider, the "
+        "verifier), and the rest (importing the harness and httpx, writing the result, exit).",
         "",
         "| cell | session | nox | uv sync | cell process | of it: floor | verification "
         "| the rest |",
