@@ -463,10 +463,10 @@ class Run:
         pid = int(pid_file.read_text("utf-8"))
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + (timeout if wait else 0)
-            while _alive(pid) and time.monotonic() < deadline:
+            deadline = time.monotonic() + timeout
+            while wait and _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            if _alive(pid):
+            if wait and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it, if this process started it

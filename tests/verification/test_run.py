@@ -264,6 +264,21 @@ def test_the_embedded_broker_stops_when_its_run_s_owner_dies(runs: Path, tmp_pat
     assert not run._alive(broker)
 
 
+def test_a_run_that_ends_lets_its_broker_exit_by_itself(runs: Path, tmp_path: Path) -> None:
+    ended = Run(id="ended", folder=runs / "ended", owner_pid=os.getpid())
+    ended.start_cell(ALL_CELLS[0])
+    url = ended.embedded_broker(sys.executable, tmp_path / "pact_broker.sqlite")
+    assert httpx.get(url, timeout=30).status_code == 200
+    broker = int((ended.state / "broker.pid").read_text())
+
+    ended.end()
+
+    # Not waited for, never killed: it shuts down on SIGTERM and exits 0.
+    _, status = os.waitpid(broker, 0)
+    assert os.WIFEXITED(status), status
+    assert os.WEXITSTATUS(status) == 0
+
+
 CLAIM_VIRTUALENVS = """
 import sys
 import threading
