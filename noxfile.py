@@ -39,7 +39,7 @@ __doc__ = f"{__doc__}\nLeft out: " + "; ".join(f"{c}: {why}" for c, why in matri
 # The embedded broker's data, kept across runs; `nox -s broker` serves the same file.
 BROKER_DB = Path(os.environ.get("PACT_MATRIX_BROKER_DB") or "pact_broker.sqlite").resolve()
 # .nox, unless another nox in this checkout is using it: then virtualenvs of this nox's own.
-nox.options.envdir = run.Virtualenvs(".nox")
+nox.options.envdir = run.Virtualenvs(run.ENVDIR)
 
 
 def install(session: nox.Session, *groups: str) -> None:

@@ -43,6 +43,8 @@ from matrix import ALL_CELLS, LEFT_OUT, PROJECT_ROOT
 
 RUN_VARIABLE = "PACT_MATRIX_RUN"
 RUNS = PROJECT_ROOT / "results" / "runs"
+# Where nox keeps this checkout's virtualenvs (another nox beside it: a folder of its own).
+ENVDIR = PROJECT_ROOT / ".nox"
 # What the cells pass the `verdict` session they queue: judge this run, the one they belong to
 # (alone, `nox -s verdict` judges the latest whole run).
 AFTER_CELLS = "--after-cells"
@@ -679,17 +681,26 @@ def _missing_pythons(cells: Sequence[str]) -> str:
 
 
 @functools.cache
-def _pythons_that_run(versions: tuple[str, ...]) -> frozenset[str]:
-    """The `versions` whose `pythonX.Y` runs here; asked at once (a pyenv shim takes ~0.3 s)."""
+def _pythons_that_run(versions: tuple[str, ...], envdir: Path = ENVDIR) -> frozenset[str]:
+    """The `versions` whose `pythonX.Y` runs here: those a virtualenv of this checkout was made
+    with, while its interpreter is there; the others are asked, at once (a pyenv shim takes
+    ~0.15 s: asking each made a partial run's summary, one cell's, 0.25 s slower)."""
+    found = set()
+    for config in envdir.glob("*/pyvenv.cfg"):
+        settings = dict(line.partition(" = ")[::2] for line in config.read_text().splitlines())
+        version = ".".join(settings.get("version_info", "").split(".")[:2])
+        if version in versions and Path(settings.get("home", ""), f"python{version}").exists():
+            found.add(version)
     started = {}
-    for version in versions:
+    for version in set(versions) - found:
         with contextlib.suppress(OSError):
             started[version] = subprocess.Popen(
                 [f"python{version}", "-c", ""],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-    return frozenset(version for version, python in started.items() if python.wait() == 0)
+    ran = {version for version, python in started.items() if python.wait() == 0}
+    return frozenset(found | ran)
 
 
 def _interrupt_on_sigterm() -> None:

@@ -233,6 +233,25 @@ def test_a_missing_python_is_named_with_how_to_install_it() -> None:
     assert "uv python install 3.1" in told
 
 
+def test_a_python_a_virtualenv_was_made_with_counts_while_its_interpreter_is_there(
+    tmp_path: Path,
+) -> None:
+    # No `python3.1` runs here: only the virtualenvs' record of it can make it count.
+    home = tmp_path / "pythons" / "3.1.4" / "bin"
+    home.mkdir(parents=True)
+    (home / "python3.1").touch()
+    for venv, python in (("verify-3-1-flask", home), ("verify-3-0-flask", tmp_path / "gone")):
+        (tmp_path / "envs" / venv).mkdir(parents=True)
+        version = "3.1.4" if "3-1" in venv else "3.0.1"
+        (tmp_path / "envs" / venv / "pyvenv.cfg").write_text(
+            f"home = {python}\nimplementation = CPython\nversion_info = {version}\n"
+        )
+
+    found = run._pythons_that_run(("3.0", "3.1"), tmp_path / "envs")
+
+    assert found == {"3.1"}  # 3.0's interpreter is gone: asked, and it does not run
+
+
 def test_records_survive_a_reader_in_another_process(runs: Path) -> None:
     written = a_run(runs, "written", ALL_CELLS[:1])
     read = subprocess.run(
