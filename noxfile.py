@@ -4,7 +4,7 @@
     nox -s verify                 # every cell (a framework series on a Python), then the verdict
     nox -s "verify-3.12(flask-3.1)"  # one cell: reported, never judged (exits non-zero)
     nox -t django                 # one framework, each of its series on every Python
-    nox -s verify verdict --parallel 2
+    nox -s verify verdict --parallel 3   # cells at once: name the verdict
 
 The Pythons, frameworks and dependencies come from pyproject.toml; the run's machinery (its
 folder, its embedded broker, its verdict's gate and summary) is `verification/run.py`.

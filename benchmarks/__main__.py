@@ -46,6 +46,9 @@ UNSLICED = VARIANTS[-2][0]
 BEFORE = VARIANTS[0][0]
 # The pact sizes of the scaling table (issue 26, item 3).
 SCALING_SIZES = (100, 500, 1000, 2000)
+# Cells at once in the matrix's rows: one (the default), one per core, and one more, since a
+# cell waits in turn on its verifier, its provider and the broker.
+JOBS = tuple(sorted({1, os.cpu_count() or 1, (os.cpu_count() or 1) + 1}))
 
 
 class Bench:
@@ -411,7 +414,7 @@ class Bench:
             floors: dict[str, float] = {}  # measured in the tree's first warm venvs
             for backend in backends:
                 envdir = self.scratch / f"envs-{tree.name}-{backend}"
-                for jobs in (1, 2) if tree is current and backend == "uv" else (1,):
+                for jobs in JOBS if tree is current and backend == "uv" else (1,):
                     cold: matrix.MatrixRun | None = None
                     if jobs == 1:
                         shutil.rmtree(envdir, ignore_errors=True)
