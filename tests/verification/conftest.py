@@ -28,8 +28,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     garbage collector's sight: those objects live until the process ends anyway.
 
     Otherwise every collection walks them, and so do pytest's gc.collect() calls after the
-    last test and the interpreter's own at exit: about 0.25 s of a matrix cell's 1.9 s, with
-    nothing to collect.
+    last test and the interpreter's own at exit, with nothing to collect. (It was written for
+    the matrix's cells when they were pytest runs, 0.25 s of each; they are not any more.)
     """
     gc.freeze()
 
