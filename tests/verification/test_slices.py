@@ -157,6 +157,29 @@ def test_a_pact_verified_in_slices_gives_the_verdict_what_it_gives_whole(
     assert sliced.success == pending
 
 
+def test_a_large_pact_named_by_pact_url_is_verified_in_slices_as_it_is_whole(
+    framework: str,
+    settings: Settings,
+    pact_broker: BrokerEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A webhook-triggered build: exactly this pact, no selectors.
+    pact_url = f"{pact_broker.url}/pacts/provider/{PROVIDER}/consumer/{CONSUMER}/version/1"
+    chosen = dataclasses.replace(settings_for(settings, pending=False), pact_url=pact_url)
+    whole, whole_sources = verify(framework, chosen, pact_broker, monkeypatch, slice_size=100)
+    sliced, sliced_sources = verify(framework, chosen, pact_broker, monkeypatch, slice_size=3)
+
+    assert [source.rsplit("/", 1)[-1] for source in whole_sources] == ["1"]  # through the relay
+    assert len(sliced_sources) == 3
+    assert seen_by_the_verdict(sliced) == seen_by_the_verdict(whole)
+    assert [pact.url for pact in sliced.pacts] == [pact_url]
+    assert {outcome.description for outcome in sliced.failed} == {
+        f"a request for user {WRONG_NAME_USER}",
+        f"a request for user {UNKNOWN_STATE_USER}",
+    }
+    assert not sliced.success
+
+
 def test_a_small_pact_is_verified_whole_from_the_broker(
     framework: str,
     settings: Settings,
