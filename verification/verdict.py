@@ -106,9 +106,19 @@ def judge(results: Sequence[CellResult], expected: Sequence[str], *, whole: bool
         )
     versions = {(result.provider, result.provider_version) for result in results}
     if len(versions) > 1:
+        # Within one run, the version moves when the work tree does: an edit (or a commit)
+        # while the cells ran, so they verified different code.
+        cells_of = {
+            f"{provider} {version}": ", ".join(
+                sorted(r.cell for r in results if r.provider_version == version)
+            )
+            for provider, version in sorted(versions)
+        }
         raise VerdictError(
-            f"the results are of more than one provider version: {sorted(versions)}; "
-            "judge one version at a time"
+            "the results are of more than one provider version ("
+            + "; ".join(f"{version}: {cells}" for version, cells in cells_of.items())
+            + "): the work tree changed while the cells ran. Nothing was published: "
+            "run the matrix again on a tree that stays as it is"
         )
     filtered = sorted(result.cell for result in results if result.filtered)
     if filtered:

@@ -174,8 +174,13 @@ def test_a_filtered_cell_gives_no_verdict() -> None:
 def test_results_of_two_provider_versions_give_no_verdict() -> None:
     results = [dataclasses.replace(matrix()[0], provider_version="v2"), *matrix()[1:]]
 
-    with pytest.raises(VerdictError, match="more than one provider version"):
+    with pytest.raises(VerdictError, match="more than one provider version") as refused:
         judge(results, ALL_CELLS, whole=True)
+
+    # It names which cell verified which version, and what to do.
+    message = str(refused.value)
+    assert f"{results[0].provider} v2: {results[0].cell}" in message
+    assert "work tree changed while the cells ran" in message
 
 
 def test_no_result_gives_no_verdict() -> None:
