@@ -147,6 +147,7 @@ def verify_cell(args: argparse.Namespace) -> int:
     import importlib
     import tempfile
 
+    from verification import pact_cli
     from verification.cell import Cell, run
     from verification.embedded import broker_for
     from verification.junit import write_junit
@@ -158,12 +159,15 @@ def verify_cell(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     # The framework first: importing it is part of any cell's floor, not of its verification.
     importlib.import_module(f"providers.{args.framework}")
-    with (
-        tempfile.TemporaryDirectory() as workdir,
-        broker_for(settings, Path(workdir)) as broker,
-        _stdout_discarded(),
-    ):
-        result = run(Cell(args.framework), settings, broker)
+    try:
+        with (
+            tempfile.TemporaryDirectory() as workdir,
+            broker_for(settings, Path(workdir)) as broker,
+            _stdout_discarded(),
+        ):
+            result = run(Cell(args.framework), settings, broker)
+    except pact_cli.PactCliError as error:  # the pacts could not reach the cell's own broker
+        raise CommandError(str(error)) from error
     result.write(settings.results_dir)
     write_junit(result, settings.results_dir)  # one testcase per interaction, for CI to show
     if result.error is not None:

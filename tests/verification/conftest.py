@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from matrix import FRAMEWORKS
+from matrix import FRAMEWORKS, PROJECT_ROOT
 from verification.broker_api import BrokerEndpoint
 from verification.embedded import broker_for
 from verification.settings import Settings
@@ -41,7 +44,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings.from_env()
+    """The settings of the environment, with the consumer's pacts in their folder: written by
+    the consumer tests now if an earlier part of the suite has not (these tests run alone)."""
+    settings = Settings.from_env()
+    if not any(settings.pact_dir.glob("*.json")):
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/consumer", "-q", "-p", "no:cacheprovider"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PACT_DIR": str(settings.pact_dir)},
+            check=True,
+        )
+    return settings
 
 
 @pytest.fixture(scope="session")

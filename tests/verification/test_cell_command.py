@@ -57,3 +57,17 @@ def test_a_cell_that_verified_nothing_fails_and_says_why(
     assert "selected none of the" in printed.err
     result = json.loads((cell_environment / f"{Cell('django').name}.json").read_text("utf-8"))
     assert result["success"] is False
+
+
+def test_a_cell_without_pacts_to_serve_says_where_it_looked_without_a_traceback(
+    cell_environment: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = cell_environment / "no-pacts"
+    empty.mkdir()
+    monkeypatch.setenv("PACT_DIR", str(empty))
+
+    assert main(["cell", "flask"]) == 2
+
+    printed = capfd.readouterr()
+    assert f"error: no pact files in {empty}" in printed.err
+    assert "Traceback" not in printed.err
