@@ -5,6 +5,7 @@
     nox -s "verify-3.12(flask-3.1)"  # one cell: reported, never judged (exits non-zero)
     nox -t django                 # one framework, each of its series on every Python
     nox -s verify verdict --parallel 3   # cells at once: name the verdict
+    nox -s watch -- flask         # one framework verified again after every save, until Ctrl-C
 
 The Pythons, frameworks and dependencies come from pyproject.toml; the run's machinery (its
 folder, its embedded broker, its verdict's gate and summary) is `verification/run.py`.
@@ -178,35 +179,64 @@ def verify(session: nox.Session, framework: str, series: str) -> None:
     if run.judges_itself(session.parallel):
         session.notify("verdict", posargs=[run.AFTER_CELLS])
     with this_run.cell(session.name, fail=session.error):
-        install(session, series, "verify")
-        env = this_run.cell_environment(
-            session.name, python=f"{session.bin}/python", broker_database=BROKER_DB,
-            env=session.env,
-        )  # fmt: skip
-        if this_run.first_cell() == session.name:
-            # A wrong PACT_* variable fails the run here, in one line: every cell would.
-            said = session.run("python", "-m", "verification", "settings",
-                               env=env, silent=True, success_codes=[0, 2]) or ""  # fmt: skip
-            if said.startswith("error:"):
-                this_run.stop(said.strip())
-                session.error(said.strip())
-            session.log(said.strip())
-        if env.get("PACT_MATRIX_EMBEDDED_BROKER"):
-            # The run's broker holds this checkout's pacts: the consumer tests write them, once
-            # per run, or an earlier run of this same consumer did.
-            def consumer_tests(folder: Path) -> None:
-                session.run("pytest", "tests/consumer", "-q", "-p", "no:cacheprovider",
-                            env={**env, "PACT_DIR": str(folder)})  # fmt: skip
-
-            kept = run.kept_pacts(session.cache_dir / "pacts")
-            how = this_run.write_pacts_once(consumer_tests, kept=kept)
-            if how == "kept":
-                session.log("The consumer's pacts: kept from an earlier run of this same consumer")
+        env = cell_environment(session, this_run, series, "verify",
+                               check_settings=this_run.first_cell() == session.name)  # fmt: skip
         session.run(
             "python", "-m", "verification", "cell", framework, *session.posargs, env=env,
             # On Ctrl-C, time for the cell to stop its provider before nox ends it.
             interrupt_timeout=15.0,
         )  # fmt: skip
+
+
+def cell_environment(
+    session: nox.Session, this_run: run.Run, *groups: str, check_settings: bool
+) -> dict[str, str]:
+    """A cell's venv set up with `groups`, and what the cell is told: its run's pacts, its
+    broker (the embedded one, started once per run), where to write its result."""
+    install(session, *groups)
+    env = this_run.cell_environment(
+        session.name, python=f"{session.bin}/python", broker_database=BROKER_DB, env=session.env
+    )
+    if check_settings:
+        # A wrong PACT_* variable fails the run here, in one line: every cell would.
+        said = session.run("python", "-m", "verification", "settings",
+                           env=env, silent=True, success_codes=[0, 2]) or ""  # fmt: skip
+        if said.startswith("error:"):
+            this_run.stop(said.strip())
+            session.error(said.strip())
+        session.log(said.strip())
+    if env.get("PACT_MATRIX_EMBEDDED_BROKER"):
+        # The run's broker holds this checkout's pacts: the consumer tests write them, once
+        # per run, or an earlier run of this same consumer did.
+        def consumer_tests(folder: Path) -> None:
+            session.run("pytest", "tests/consumer", "-q", "-p", "no:cacheprovider",
+                        env={**env, "PACT_DIR": str(folder)})  # fmt: skip
+
+        kept = run.kept_pacts(session.cache_dir / "pacts")
+        how = this_run.write_pacts_once(consumer_tests, kept=kept)
+        if how == "kept":
+            session.log("The consumer's pacts: kept from an earlier run of this same consumer")
+    return env
+
+
+@nox.session(python=NEWEST_PYTHON, default=False)
+def watch(session: nox.Session) -> None:
+    """Verify one framework (its newest series) now and after every change of the code:
+    `nox -s watch -- flask`, until Ctrl-C. Each answer comes from a fresh process that imported
+    pact and the framework while the code was being edited; nothing is published or judged.
+    """
+    if len(session.posargs) != 1 or session.posargs[0] not in FRAMEWORKS:
+        session.error(f"name one framework to watch: nox -s watch -- {'|'.join(FRAMEWORKS)}")
+    (framework,) = session.posargs
+    this_run = run.Run.current(session.parallel)
+    run.interrupt_on_sigterm()  # a SIGTERM to nox stops the watch as Ctrl-C does
+    try:
+        series = matrix.newest(framework).name
+        env = cell_environment(session, this_run, series, "verify", "watch", check_settings=True)
+        session.run("python", "-m", "verification", "watch", framework, env=env,
+                    interrupt_timeout=15.0, success_codes=[0, 130])  # fmt: skip
+    finally:
+        this_run.abandon()  # its broker, its pacts' copy: none of it is a run to judge
 
 
 @nox.session(venv_backend="none", tags=["verdict"])

@@ -470,6 +470,35 @@ class Bench:
             "<= 2 x its floor",
             wall <= 2 * floors[cell] and all(run.passed for run in runs),
         )
+        self.watch_after_an_edit(tree, envdir, framework)
+
+    def watch_after_an_edit(self, tree: Path, envdir: Path, framework: str) -> None:
+        """`nox -s watch -- FRAMEWORK`, the inner loop's own command: edit, save, answer."""
+        edits = max(5, self.arguments.repeats)
+        self.log(f"matrix: the watch, {edits} edits")
+        self.settle()
+        watched = matrix.watch(tree, envdir, framework, edits)  # the first makes its venv
+        if not watched.answers:
+            self.sections[-1] += "\n\nThe watch gave no answer (its output is above)."
+            return
+        floor = matrix.import_floor(envdir / "watch", framework)
+        answer = median(watched.answers)
+        self.sections[-1] += (
+            f"\n\nThe same edit under `nox -s watch -- {framework}` (its newest series on the "
+            f"newest Python; median of {len(watched.answers)} edits, from the write to the "
+            f"watch's answer): {answer:.2f} s (each: "
+            f"{', '.join(f'{seconds:.2f}' for seconds in watched.answers)} s), against its "
+            f"floor of {floor:.2f} s: the cell's process imported pact and the framework while "
+            "the code was being edited."
+        )
+        self.target(
+            "4. one cell after an edit, in the watch, against its floor",
+            f"{answer:.2f} s (`nox -s watch -- {framework}`)",
+            f"{floor:.2f} s",
+            f"{answer / floor:.2f}",
+            "<= 2 x its floor",
+            answer <= 2 * floor and watched.passed,
+        )
 
     # -- 5. failures ------------------------------------------------------------------------
 

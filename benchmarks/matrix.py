@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +48,10 @@ SKIPPED = 2
 NOX_LINE = re.compile(r"^nox > \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] (.*)$")
 # The code the floor imports: what any cell must load to verify its framework.
 FLOOR_IMPORTS = "import pact, providers.{framework}"
+# How long the watch may take to start, or to answer an edit, before the bench gives up on it.
+WATCH_TIMEOUT = 120.0
+# The time between two saves in the watch's measurement.
+EDITING_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -180,23 +187,83 @@ def _cell_times(stamped: list[tuple[datetime, str]], cell: str, verification: fl
 def floor(envdir: Path, cells: list[str], repeats: int = 3) -> dict[str, float]:
     """Each cell's floor: its interpreter importing pact and its framework's provider once,
     in the cell's own venv, with the bytecode the cell keeps there (median of `repeats`)."""
-    floors = {}
-    for cell in cells:
-        venv = envdir / re.sub(r"[^a-z0-9]+", "-", cell.lower()).strip("-")
-        framework = cell.split("(")[1].split("-")[0]
-        environment = {k: v for k, v in os.environ.items() if k not in LEFT_OUT}
-        environment.pop("PYTHONDONTWRITEBYTECODE", None)
-        environment["PYTHONPYCACHEPREFIX"] = str(venv / "pycache")
-        seconds = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run(
-                [str(venv / "bin" / "python"), "-c", FLOOR_IMPORTS.format(framework=framework)],
-                cwd=PROJECT_ROOT, env=environment, check=True,
-            )  # fmt: skip
-            seconds.append(time.perf_counter() - started)
-        floors[cell] = sorted(seconds)[len(seconds) // 2]
-    return floors
+    return {
+        cell: import_floor(
+            envdir / re.sub(r"[^a-z0-9]+", "-", cell.lower()).strip("-"),
+            cell.split("(")[1].split("-")[0],
+            repeats,
+        )
+        for cell in cells
+    }
+
+
+def import_floor(venv: Path, framework: str, repeats: int = 3) -> float:
+    """A venv's interpreter importing pact and `framework`'s provider once, with the bytecode
+    the venv keeps (median of `repeats`)."""
+    environment = {k: v for k, v in os.environ.items() if k not in LEFT_OUT}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    environment["PYTHONPYCACHEPREFIX"] = str(venv / "pycache")
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", FLOOR_IMPORTS.format(framework=framework)],
+            cwd=PROJECT_ROOT, env=environment, check=True,
+        )  # fmt: skip
+        seconds.append(time.perf_counter() - started)
+    return sorted(seconds)[len(seconds) // 2]
+
+
+@dataclass(frozen=True)
+class WatchRun:
+    answers: list[float]  # from each edit to the watch's answer
+    passed: bool  # every answer was a cell that verified its interactions
+
+
+def watch(project: Path, envdir: Path, framework: str, edits: int) -> WatchRun:
+    """`nox -s watch -- FRAMEWORK` in `project`: the seconds from each edit of the provider to
+    the line that ends the watch's answer, as the developer waits for it."""
+    command = [
+        sys.executable, "-m", "nox", "--sessions", "watch", "--envdir", str(envdir),
+        "--force-venv-backend", "uv", "--", framework,
+    ]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k not in LEFT_OUT} | ENVIRONMENT
+    process = subprocess.Popen(
+        command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def until(marker: str) -> list[str]:
+        seen = [lines.get(timeout=WATCH_TIMEOUT)]
+        while marker not in seen[-1]:
+            seen.append(lines.get(timeout=WATCH_TIMEOUT))
+        return seen
+
+    answers, passed = [], True
+    try:
+        until("Watching")
+        for _ in range(edits):
+            # A developer's edit takes longer than this: the watch's next cell has imported
+            # pact and the framework by then, as it would have.
+            time.sleep(EDITING_SECONDS)
+            edited = time.perf_counter()
+            edit_provider(project, framework)
+            answer = until("answered")
+            answers.append(time.perf_counter() - edited)
+            passed = passed and any("interactions verified" in line for line in answer)
+    except queue.Empty:
+        passed = False
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as the developer ends it
+        process.wait(WATCH_TIMEOUT)
+    return WatchRun(answers, passed and len(answers) == edits)
 
 
 def edit_provider(project: Path, framework: str) -> None:

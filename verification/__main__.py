@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from matrix import FRAMEWORKS
 from verification.results import CellResult, load_results, results_dir
@@ -198,6 +198,12 @@ def _stdout_discarded() -> Iterator[None]:
         os.close(kept)
 
 
+def watch_code(args: argparse.Namespace) -> int:
+    from verification.watch import watch
+
+    return watch(args.framework, args.path)
+
+
 def check_settings(args: argparse.Namespace) -> int:
     from matrix import PROVIDER
     from verification.broker_api import masked
@@ -330,6 +336,22 @@ def main(argv: list[str] | None = None) -> int:
     cell_command.add_argument("framework", choices=FRAMEWORKS)
     cell_command.set_defaults(run=verify_cell)
 
+    watch_command = commands.add_parser(
+        "watch",
+        help="verify one framework as `cell` does, then again after every change of the "
+        "checkout's code, until Ctrl-C (`nox -s watch -- FRAMEWORK`)",
+    )
+    watch_command.add_argument("framework", choices=FRAMEWORKS)
+    watch_command.add_argument(
+        "--path",
+        type=Path,
+        action="append",
+        default=[],
+        help="watch this folder instead (repeatable; default: the folders of the checkout's "
+        "code the cell runs)",
+    )
+    watch_command.set_defaults(run=watch_code)
+
     settings_command = commands.add_parser(
         "settings",
         help="say what the cells would verify, where and as which version, or what is wrong "
@@ -386,12 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    code = main()
-    # Everything the command writes is written and closed by now. Tearing the interpreter
-    # down (every module a framework, pydantic and the verifier loaded) took ~35 ms, paid by
-    # each cell of every run: the process ends without it.
+def exit_now(code: int) -> NoReturn:
+    """End the process once everything the command wrote is written and closed. Tearing the
+    interpreter down (every module a framework, pydantic and the verifier loaded) took ~35 ms,
+    paid by each cell of every run: the process ends without it."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

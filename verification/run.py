@@ -262,7 +262,7 @@ class Run:
         An interrupted cell (Ctrl-C, or SIGTERM, which nox's process takes as Ctrl-C from
         here on) abandons the run: nothing of it is kept, and its broker stops.
         """
-        _interrupt_on_sigterm()
+        interrupt_on_sigterm()
         self.start_cell(cell)
         stopped = self._stopped()
         started = time.perf_counter()
@@ -703,7 +703,7 @@ def _pythons_that_run(versions: tuple[str, ...], envdir: Path = ENVDIR) -> froze
     return frozenset(found | ran)
 
 
-def _interrupt_on_sigterm() -> None:
+def interrupt_on_sigterm() -> None:
     """SIGTERM (a CI cancellation, `timeout`) and SIGINT stop the run as Ctrl-C does: its
     cells and broker are stopped and its folder removed, instead of nox dying with its
     children left. SIGINT too, since a nox started in a shell's background job inherits it
