@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,7 +36,7 @@ QUIET_MS = 30
 IDLE_MS = 100
 
 # The waiting process, run with `python -c` so that it has imported nothing of the checkout
-# when the change comes. Ctrl-C while it waits (it shares the terminal) ends it quietly.
+# when the change comes. Ctrl-C while it waits (the watch passes it on) ends it quietly.
 _WAITING_CELL = """
 import importlib, json, os, sys
 framework, imported = sys.argv[1:]
@@ -182,8 +183,10 @@ def _imported_modules(modules: Iterable[tuple[str, object]]) -> dict[str, list[s
 
 def _checkout_folders(imported: Path) -> list[Path]:
     """The top-level folders (or files) of the checkout's code the last cell imported."""
-    if not imported.exists():  # the cell failed before it got that far: its whole code
-        return [PROJECT_ROOT / name for name in ("providers", "states", "verification", "matrix")]
+    if not imported.exists():  # the cell failed before it got that far: every package
+        project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))
+        packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        return [PROJECT_ROOT / package for package in packages]
     files = json.loads(imported.read_text("utf-8"))["checkout"]
     return sorted({PROJECT_ROOT / Path(file).relative_to(PROJECT_ROOT).parts[0] for file in files})
 

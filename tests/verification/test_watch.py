@@ -26,7 +26,7 @@ import pytest
 from matrix import PROJECT_ROOT
 from verification.cell import Cell
 from verification.settings import Settings
-from verification.watch import _imported_modules
+from verification.watch import _checkout_folders, _imported_modules
 
 # Generous: a loaded machine starts a cell's process slowly; each wait ends at its line.
 SECONDS = 60
@@ -217,3 +217,12 @@ def test_importing_ahead_what_a_cell_imported_imports_nothing_of_the_checkout() 
         and not Path(origin).resolve().is_relative_to(venv)
     ]
     assert from_checkout == []
+
+
+def test_a_watch_whose_first_cell_crashed_watches_every_package(tmp_path: Path) -> None:
+    # A provider that does not even import leaves no list of what the cell imported.
+    folders = _checkout_folders(tmp_path / "never-written.json")
+
+    assert PROJECT_ROOT / "providers" in folders
+    assert PROJECT_ROOT / "states" in folders
+    assert all(folder.is_dir() for folder in folders)
