@@ -233,8 +233,12 @@ def watch(session: nox.Session) -> None:
     try:
         series = matrix.newest(framework).name
         env = cell_environment(session, this_run, series, "verify", "watch", check_settings=True)
-        session.run("python", "-m", "verification", "watch", framework, env=env,
-                    interrupt_timeout=15.0, success_codes=[0, 130])  # fmt: skip
+        session.run(
+            "python", "-m", "verification", "watch", framework, env=env, success_codes=[0, 130],
+            # nox passes no signal on: a SIGTERM to nox reaches the watch as nox's own SIGTERM,
+            # after interrupt_timeout; then up to terminate_timeout for a cell to stop.
+            interrupt_timeout=1.0, terminate_timeout=15.0,
+        )  # fmt: skip
     finally:
         this_run.abandon()  # its broker, its pacts' copy: none of it is a run to judge
 
