@@ -126,6 +126,11 @@ def pacts_for_verification(
                     pending=bool(pact.get("verificationProperties", {}).get("pending", False)),
                     wip=bool(pact.get("verificationProperties", {}).get("wip", False)),
                     interaction_ids=_interaction_ids(json_of(client.get(link(pact, "self")))),
+                    notices=tuple(
+                        str(notice["text"])
+                        for notice in pact.get("verificationProperties", {}).get("notices", [])
+                        if notice.get("when") == "before_verification" and "text" in notice
+                    ),
                 )
                 for pact in pacts
             ]

@@ -90,6 +90,8 @@ def run(
             # A large pact is verified from slices of it (verification/slices.py).
             with slices.sources(endpoint, pacts) as slice_files:
                 results, report, problem = _verify(cell, settings, endpoint, store, slice_files)
+            if slice_files is not None:  # the verifier read files: it saw no broker's notices
+                report = _selection_notices(pacts) + report
             if problem is not None:
                 raise CellFailure(problem)
             _check_something_was_verified(results, pacts, settings)
@@ -122,6 +124,13 @@ def run(
         stops_run=stops_run,
         report=report,
     )
+
+
+def _selection_notices(pacts: Sequence[PactRef]) -> str:
+    """The broker's notices on why it selected each pact, as the verifier prints them when it
+    fetches the pacts itself."""
+    notices = [notice for pact in pacts for notice in pact.notices]
+    return "".join(f"{notice}\n" for notice in notices) + "\n" if notices else ""
 
 
 def _check_states(endpoint: BrokerEndpoint, settings: Settings) -> None:

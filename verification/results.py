@@ -59,6 +59,9 @@ class PactRef:
     interaction_ids: tuple[str, ...] = ()
     # The consumer version the pact belongs to, when the broker says (PACT_URL mode shows it).
     consumer_version: str | None = None
+    # Why the broker selected it, as the verifier prints before verifying. Not part of the
+    # pact's identity: the texts name the broker's URL, which differs from cell to cell.
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def short_sha(self) -> str:
@@ -129,7 +132,13 @@ class CellResult:
             for item in data["interactions"]
         )
         data["pacts"] = tuple(
-            PactRef(**{**item, "interaction_ids": tuple(item["interaction_ids"])})
+            PactRef(
+                **{
+                    **item,
+                    "interaction_ids": tuple(item["interaction_ids"]),
+                    "notices": tuple(item.get("notices", ())),
+                }
+            )
             for item in data["pacts"]
         )
         return cls(**data)

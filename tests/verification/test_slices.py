@@ -8,6 +8,7 @@ proved is the mechanism, which does not depend on the size.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ def verify(
     return run(Cell(framework), settings, endpoint), added
 
 
+def without_urls(text: str) -> str:
+    return re.sub(r"https?://\S+", "<url>", text)
+
+
 def seen_by_the_verdict(result: CellResult) -> dict[str, Any]:
     """Everything of a cell's result the verdict reads or shows, less the time it took."""
     verdict = judge([result], [result.cell], whole=True)
@@ -155,6 +160,14 @@ def test_a_pact_verified_in_slices_gives_the_verdict_what_it_gives_whole(
     assert all(outcome.pending == pending for outcome in sliced.interactions)
     # A pending pact's failures do not fail the cell, sliced or not.
     assert sliced.success == pending
+    # Why the broker selected the pact: the verifier prints it when it fetches the pact, and
+    # the cell does when the verifier read slices.
+    (pact,) = sliced.pacts
+    assert pact.notices
+    for notice in pact.notices:
+        assert notice in sliced.report
+        # The same words, about the URL the verifier's own request went to.
+        assert without_urls(notice) in without_urls(whole.report)
 
 
 def test_a_large_pact_named_by_pact_url_is_verified_in_slices_as_it_is_whole(
