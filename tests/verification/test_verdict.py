@@ -201,3 +201,22 @@ def test_a_single_failing_cell_fails_the_verdict() -> None:
 
     assert not verdict.success
     assert verdict.pacts[0].passed == ALL_CELLS[:-1]
+
+
+def test_the_broker_s_notices_survive_the_result_file_and_may_differ_between_cells() -> None:
+    # Each cell's notices name the URL of the broker it asked, which differs from cell to cell.
+    results = [
+        dataclasses.replace(
+            result,
+            pacts=(dataclasses.replace(PACT, notices=(f"The pact at http://127.0.0.1:{port}/",)),),
+        )
+        for port, result in enumerate(matrix(), start=40000)
+    ]
+    written = [CellResult.from_json(result.to_json()) for result in results]
+
+    assert [result.pacts[0].notices for result in written] == [
+        result.pacts[0].notices for result in results
+    ]
+    (pact,) = judge(written, ALL_CELLS, whole=True).pacts
+    assert pact.success
+    assert pact.passed == ALL_CELLS
