@@ -59,8 +59,8 @@ class PactRef:
     interaction_ids: tuple[str, ...] = ()
     # The consumer version the pact belongs to, when the broker says (PACT_URL mode shows it).
     consumer_version: str | None = None
-    # Why the broker selected it, as the verifier prints before verifying. Not part of the
-    # pact's identity: the texts name the broker's URL, which differs from cell to cell.
+    # Why the broker selected it, as the verifier prints before verifying. Left out of
+    # comparisons: it says how the pact was chosen, not what it is.
     notices: tuple[str, ...] = field(default=(), compare=False)
 
     @property

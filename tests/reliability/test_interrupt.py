@@ -7,18 +7,17 @@ cell runs it on a worker thread so that the interrupt is taken at once (verifica
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
 from matrix import PROJECT_ROOT
+from tests.output_lines import lines_of, wait_for
 from tests.reliability.conftest import ctrl_c_reaches_children, record_time_to_failure
 from tests.reliability.faulty import HUNG
 from verification.settings import Settings
@@ -28,26 +27,6 @@ INTERRUPTED = 2
 # The verifier's request timeout in the interrupted cell: a cell that waited for the verifier
 # to give up on the hanging request would take this long, far beyond the test's limit.
 REQUEST_TIMEOUT_SECONDS = 60
-
-
-def lines_of(process: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def wait_for(lines: queue.Queue[str], marker: str, seconds: float) -> list[str]:
-    seen: list[str] = []
-    deadline = time.monotonic() + seconds
-    while not any(marker in line for line in seen):
-        seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
-    return seen
 
 
 def is_listening(port: int) -> bool:

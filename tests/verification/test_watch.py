@@ -10,13 +10,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import psutil
 import pytest
 
 from matrix import PROJECT_ROOT
+from tests.output_lines import lines_of, wait_for
 from verification.cell import Cell
 from verification.settings import Settings
 from verification.watch import _checkout_folders, _imported_modules
@@ -35,21 +33,11 @@ SECONDS = 60
 class Watch:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
+        self.lines = lines_of(process)
 
     def wait_for(self, marker: str) -> list[str]:
         """Every line up to the first that holds `marker`."""
-        seen: list[str] = []
-        deadline = time.monotonic() + SECONDS
-        while not any(marker in line for line in seen):
-            seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
-        return seen
+        return wait_for(self.lines, marker, SECONDS)
 
 
 @pytest.fixture
