@@ -248,6 +248,33 @@ class WerkzeugBackend:
         self.server.server_close()  # for a `serve_forever` that never ran
 
 
+def _closing_if_answered_early(scope: Any, receive: Any, send: Any) -> tuple[Any, Any]:
+    """`receive` and `send` for an HTTP request that makes an answer sent before the request's
+    body was read whole (a 413, a 415) say `Connection: close`. Hypercorn closes such a
+    connection anyway, unannounced: a keep-alive client then sent its next request into the
+    closing socket now and then, and lost it ("Server disconnected without sending a
+    response"). Werkzeug says `Connection: close` on every answer."""
+    headers = dict(scope.get("headers", ()))
+    unread = headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+
+    async def reading() -> Any:
+        nonlocal unread
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            unread = False
+        return message
+
+    async def answering(message: Any) -> None:
+        if message["type"] == "http.response.start" and unread:
+            message = {
+                **message,
+                "headers": [*message.get("headers", ()), (b"connection", b"close")],
+            }
+        await send(message)
+
+    return reading, answering
+
+
 class HypercornBackend:
     """Serves the app with Hypercorn, on the loop of the thread that calls `run`."""
 
@@ -290,7 +317,7 @@ class HypercornBackend:
         assert request is not None  # an app is always called from a task
         self.requests.add(request)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, *_closing_if_answered_early(scope, receive, send))
         finally:
             self.requests.discard(request)
 

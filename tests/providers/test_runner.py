@@ -248,3 +248,31 @@ def test_a_server_whose_loop_died_says_so_and_refuses_while_its_thread_cleans_up
                     httpx.get(server.url, timeout=10)
         finally:
             cleaned_up.set()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_an_answer_sent_before_the_body_was_read_closes_the_connection_and_says_so(
+    framework: str,
+) -> None:
+    # A keep-alive client reuses a connection unless told otherwise; the server closes one
+    # whose request body it did not read, and the client's next request would be lost in it.
+    unread = b"x" * (4 * 1024 * 1024)  # far over the limit: refused before it is read
+    with serve(providers.create_app(framework)) as server, httpx.Client() as client:
+        refused = client.post(
+            f"{server.url}/users/", content=unread, headers={"Content-Type": "text/plain"}
+        )
+        after = client.get(f"{server.url}/users/1")
+
+    assert refused.status_code in (413, 415)
+    assert refused.headers.get("connection") == "close"
+    assert after.status_code == 404
+
+
+def test_an_asgi_answer_to_a_request_read_whole_keeps_the_connection() -> None:
+    with serve(providers.create_app("fastapi")) as server, httpx.Client() as client:
+        created = client.post(f"{server.url}/users/", json={"name": "Ada"})
+        read = client.get(f"{server.url}/users/{created.json()['id']}")
+
+    assert created.status_code == 200
+    assert "connection" not in created.headers
+    assert "connection" not in read.headers
